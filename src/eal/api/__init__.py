@@ -1,0 +1,1 @@
+"""HTTP edge: middleware, routing with per-request transactions, error rendering."""

@@ -1,0 +1,119 @@
+"""Rendering every failure as the API's error envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from eal.api.responses import FastJSONResponse
+from eal.errors import (
+    AppError,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+log = structlog.get_logger(__name__)
+
+_STATUS_ERRORS: dict[int, type[AppError]] = {
+    400: InvalidRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+def error_response(error: AppError) -> Response:
+    """The envelope response for an AppError."""
+    return FastJSONResponse(error.envelope(), status_code=error.status_code, headers=error.headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_error(exc: RequestValidationError) -> AppError:
+    """Map FastAPI/Pydantic validation errors to 400 (unparseable) or 422 (invalid)."""
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return InvalidRequest(
+            "The request body is not valid JSON.", details={"body": "malformed JSON"}
+        )
+    fields = []
+    for e in errors:
+        message = str(e.get("msg", "invalid"))
+        if e.get("type") == "extra_forbidden":
+            message = "unknown field"
+        fields.append({"field": _field_name(tuple(e.get("loc", ()))), "message": message})
+    names = ", ".join(dict.fromkeys(f["field"] for f in fields))
+    return ValidationFailed(f"Invalid request: {names}", details={"fields": fields})
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for errors meaning the database cannot be reached right now."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OSError):
+        return True
+    name = type(exc).__name__
+    return name in {
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "ConnectionFailureError",
+    }
+
+
+def unexpected_error(exc: BaseException) -> AppError:
+    """The client-facing error for an unexpected exception (no internals leak)."""
+    if is_database_unavailable(exc):
+        return ServiceUnavailable(
+            "The database is unavailable; retry shortly.", headers={"Retry-After": "5"}
+        )
+    return InternalError("An unexpected error occurred. It has been logged.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the envelope renderers on the app."""
+
+    async def on_app_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AppError)
+        return error_response(exc)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(validation_error(exc))
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        cls = _STATUS_ERRORS.get(exc.status_code, InvalidRequest)
+        messages = {
+            404: f"No route for {request.method} {request.url.path}.",
+            405: f"Method {request.method} is not allowed on {request.url.path}.",
+        }
+        message = messages.get(exc.status_code) or str(exc.detail)
+        error = cls(message, headers=dict(exc.headers or {}))
+        if exc.status_code not in _STATUS_ERRORS:
+            error.status_code = exc.status_code
+        return error_response(error)
+
+    app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)

@@ -1,0 +1,136 @@
+"""The outermost ASGI layer: request ids, body size limit, response headers, last-resort errors.
+
+Written as plain ASGI (not BaseHTTPMiddleware) so it adds no task or copy per
+request, and so headers decided deep inside a request (rate limit) reach every
+response, error responses included.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from eal.api.errors import unexpected_error
+from eal.errors import PayloadTooLarge
+
+log = structlog.get_logger("eal.http")
+
+MAX_BODY_BYTES = 1024 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a streamed body passes the limit."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail=f"Request body exceeds {MAX_BODY_BYTES} bytes.")
+
+
+def new_request_id() -> str:
+    """A fresh correlation id."""
+    return "req_" + secrets.token_hex(12)
+
+
+class EdgeMiddleware:
+    """Request id, body limit, rate-limit and id headers, and the 500 envelope."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = None
+        content_length = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _REQUEST_ID.match(candidate):
+                    request_id = candidate
+            elif name == b"content-length":
+                try:
+                    content_length = int(value)
+                except ValueError:
+                    content_length = None
+        request_id = request_id or new_request_id()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                decision = state.get("rate_limit")
+                if decision is not None:
+                    present = {k.lower() for k, _ in headers}
+                    for key, value in decision.headers().items():
+                        if key.lower().encode("latin-1") not in present:
+                            headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        if content_length is not None and content_length > self.max_body_bytes:
+            await self._send_error(
+                send_with_headers,
+                PayloadTooLarge(
+                    f"Request body exceeds {self.max_body_bytes} bytes.",
+                    details={"max_bytes": self.max_body_bytes},
+                ).envelope(),
+                413,
+            )
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except Exception as exc:
+            error = unexpected_error(exc)
+            log.error(
+                "request_failed",
+                request_id=request_id,
+                method=scope.get("method"),
+                path=scope.get("path"),
+                error_type=type(exc).__name__,
+                exc_info=error.status_code == 500,
+            )
+            if response_started:
+                raise
+            await self._send_error(
+                send_with_headers, error.envelope(), error.status_code, error.headers
+            )
+
+    @staticmethod
+    async def _send_error(
+        send: Send, body: dict[str, Any], status: int, extra: dict[str, str] | None = None
+    ) -> None:
+        import orjson
+
+        payload = orjson.dumps(body)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})

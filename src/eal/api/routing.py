@@ -1,0 +1,82 @@
+"""Routes whose request is one database transaction.
+
+`TransactionalRoute` opens the runtime-role connection, runs the endpoint
+(dependencies included) inside one transaction, stores an idempotent
+response in that same transaction, and commits before the response leaves.
+Any error rolls everything back. Endpoints and services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from eal.api.state import app_state
+from eal.errors import UnsupportedMediaType
+from eal.kit import idempotency
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def check_content_type(request: Request) -> None:
+    """A request with a body must send it as JSON."""
+    if request.method not in BODY_METHODS:
+        return
+    body = await request.body()
+    if not body:
+        return
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
+        raise UnsupportedMediaType(
+            "Request bodies must be JSON: send 'Content-Type: application/json'.",
+            details={"content_type": content_type or None},
+        )
+
+
+class TransactionalRoute(APIRoute):
+    """An APIRoute whose handler runs inside one database transaction."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def transactional_handler(request: Request) -> Response:
+            await check_content_type(request)
+            db = app_state(request).db
+            async with db.app.connect() as conn:
+                request.state.conn = conn
+                transaction = await conn.begin()
+                try:
+                    response = await handler(request)
+                except idempotency.IdempotentReplay as replay:
+                    await transaction.rollback()
+                    return replay.response
+                except BaseException:
+                    await transaction.rollback()
+                    raise
+                if response.status_code >= 400:
+                    await transaction.rollback()
+                    return response
+                held = getattr(request.state, "idempotency", None)
+                if held is not None and hasattr(response, "body"):
+                    await idempotency.store(conn, held, response)
+                await transaction.commit()
+                return response
+
+        return transactional_handler
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose routes are transactional."""
+    return APIRouter(route_class=TransactionalRoute, **kwargs)

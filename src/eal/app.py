@@ -1,0 +1,96 @@
+"""The FastAPI application: lifespan, middleware and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from eal import __version__
+from eal.api.errors import install_error_handlers
+from eal.api.middleware import EdgeMiddleware
+from eal.api.responses import FastJSONResponse
+from eal.api.state import AppState
+from eal.config import Settings, get_settings
+from eal.db.engine import Database
+from eal.db.url import resolve_database_url
+from eal.kit.ratelimit import make_rate_limiter
+from eal.kit.secretbox import SecretBox, load_secret_key
+
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "api"
+    return f"{tag}-{route.name.replace('_', '-')}"
+
+
+def build_state(settings: Settings) -> AppState:
+    """Create the process-wide handles (connections open lazily)."""
+    url = resolve_database_url(settings.database_url, settings.data_dir)
+    db = Database.connect(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+    return AppState(
+        settings=settings,
+        db=db,
+        rate_limiter=make_rate_limiter(
+            redis_url=settings.redis_url,
+            per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+        ),
+        secret_box=SecretBox(load_secret_key(settings.secret_key, settings.data_dir)),
+        http=httpx.AsyncClient(timeout=httpx.Timeout(15.0), follow_redirects=False),
+    )
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
+    """Build the ASGI app. `run_worker` starts the background worker in-process."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings)
+        app.state.eal = state
+        background: list[Any] = []
+        if run_worker:
+            from eal.worker.runner import start_in_process
+
+            background.append(await start_in_process(state))
+        try:
+            yield
+        finally:
+            for task in background:
+                await task.stop()
+            await state.http.aclose()
+            await state.rate_limiter.close()
+            await state.db.dispose()
+
+    app = FastAPI(
+        title="eal API",
+        version=__version__,
+        summary="The orchestration layer between lead, call, job and follow-up.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        default_response_class=FastJSONResponse,
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(EdgeMiddleware)
+    for router in _routers():
+        app.include_router(router, prefix=API_PREFIX)
+    return app
+
+
+def _routers() -> list[Any]:
+    from eal.api.health import router as health
+    from eal.audit.endpoints import router as audit
+    from eal.organizations.endpoints import router as organizations
+
+    return [health, organizations, audit]

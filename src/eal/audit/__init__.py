@@ -1,0 +1,1 @@
+"""The audit log: listing, export, hash-chain verification and retention."""

@@ -1,0 +1,132 @@
+"""Reading the audit log: filtered keyset pages, single entries, CSV export rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eal.audit.models import platform_events
+from eal.errors import NotFound, field_error
+from eal.events import Source
+from eal.kit.cursor import Cursor, encode_cursor
+
+_COLUMNS = (
+    platform_events.c.id,
+    platform_events.c.organization_id,
+    platform_events.c.action,
+    platform_events.c.source,
+    platform_events.c.correlation_id,
+    platform_events.c.payload,
+    platform_events.c.created_at,
+)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """Filters shared by the list and export endpoints."""
+
+    action: str | None = None
+    source: str | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+
+    def validate(self) -> AuditFilters:
+        """Reject values that can never match instead of returning nothing."""
+        if self.source is not None and self.source not in Source._value2member_map_:
+            raise field_error("source", f"must be one of {', '.join(s.value for s in Source)}")
+        for name in ("start_at", "end_at"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise field_error(name, "must include a timezone (e.g. 2026-04-27T00:00:00Z)")
+        if self.start_at and self.end_at and self.start_at > self.end_at:
+            raise field_error("start_at", "must not be after end_at")
+        return self
+
+
+def _filtered(organization_id: uuid.UUID, filters: AuditFilters) -> Select[Any]:
+    query = select(*_COLUMNS).where(platform_events.c.organization_id == organization_id)
+    if filters.action:
+        query = query.where(platform_events.c.action == filters.action)
+    if filters.source:
+        query = query.where(platform_events.c.source == filters.source)
+    if filters.start_at:
+        query = query.where(platform_events.c.created_at >= filters.start_at)
+    if filters.end_at:
+        query = query.where(platform_events.c.created_at <= filters.end_at)
+    return query
+
+
+def entry_out(row: Any) -> dict[str, Any]:
+    """A platform_events row as the API returns it."""
+    return {
+        "id": row.id,
+        "organization_id": row.organization_id,
+        "action": row.action,
+        "source": row.source,
+        "correlation_id": row.correlation_id,
+        "payload": row.payload,
+        "created_at": row.created_at,
+    }
+
+
+async def list_entries(
+    conn: AsyncConnection,
+    organization_id: uuid.UUID,
+    filters: AuditFilters,
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    query = _filtered(organization_id, filters)
+    if cursor is not None:
+        query = query.where(
+            or_(
+                platform_events.c.created_at < cursor.created_at,
+                and_(
+                    platform_events.c.created_at == cursor.created_at,
+                    platform_events.c.id < cursor.id,
+                ),
+            )
+        )
+    query = query.order_by(platform_events.c.created_at.desc(), platform_events.c.id.desc()).limit(
+        limit + 1
+    )
+    rows = (await conn.execute(query)).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return [entry_out(r) for r in page], next_cursor
+
+
+async def get_entry(
+    conn: AsyncConnection, organization_id: uuid.UUID, entry_id: uuid.UUID
+) -> dict[str, Any]:
+    """One entry of the tenant's log."""
+    row = (
+        await conn.execute(
+            select(*_COLUMNS).where(
+                platform_events.c.organization_id == organization_id,
+                platform_events.c.id == entry_id,
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Audit entry {entry_id} not found.")
+    return entry_out(row)
+
+
+async def stream_entries(
+    conn: AsyncConnection, organization_id: uuid.UUID, filters: AuditFilters
+) -> AsyncIterator[Any]:
+    """Every matching entry, oldest first, through a server-side cursor (constant memory)."""
+    query = _filtered(organization_id, filters).order_by(
+        platform_events.c.created_at, platform_events.c.id
+    )
+    result = await conn.stream(query.execution_options(yield_per=1000))
+    async for row in result:
+        yield row

@@ -1,0 +1,1 @@
+"""API keys: generation, hashing, resolution and scope checks."""

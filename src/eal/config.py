@@ -1,0 +1,75 @@
+"""Settings: every environment variable the service reads, in one place.
+
+The README's configuration table mirrors this module.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from the environment (and an optional `.env`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "EAL_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "EAL_REDIS_URL")
+    )
+    data_dir: Path = Field(default=Path(".eal"), validation_alias="EAL_DATA_DIR")
+    secret_key: str | None = Field(default=None, validation_alias="EAL_SECRET_KEY")
+    public_url: str = Field(default="http://127.0.0.1:8000", validation_alias="EAL_PUBLIC_URL")
+
+    rate_limit_per_minute: int = Field(
+        default=60, ge=1, validation_alias="EAL_RATE_LIMIT_PER_MINUTE"
+    )
+    rate_limit_burst: int = Field(default=120, ge=1, validation_alias="EAL_RATE_LIMIT_BURST")
+
+    db_pool_size: int = Field(default=10, ge=1, validation_alias="EAL_DB_POOL_SIZE")
+    db_max_overflow: int = Field(default=10, ge=0, validation_alias="EAL_DB_MAX_OVERFLOW")
+
+    allow_private_webhook_urls: bool = Field(
+        default=False, validation_alias="EAL_ALLOW_PRIVATE_WEBHOOK_URLS"
+    )
+    webhook_retry_schedule: tuple[int, ...] = Field(
+        default=DEFAULT_WEBHOOK_RETRY_SCHEDULE, validation_alias="EAL_WEBHOOK_RETRY_SCHEDULE"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, validation_alias="EAL_WEBHOOK_TIMEOUT"
+    )
+
+    log_level: str = Field(default="INFO", validation_alias="EAL_LOG_LEVEL")
+    log_format: str = Field(default="json", validation_alias="EAL_LOG_FORMAT")
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            if not parts:
+                raise ValueError("EAL_WEBHOOK_RETRY_SCHEDULE must list at least one delay")
+            delays = tuple(int(float(p)) for p in parts)
+            if any(d < 0 for d in delays):
+                raise ValueError("EAL_WEBHOOK_RETRY_SCHEDULE delays must be >= 0 seconds")
+            return delays
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when no DATABASE_URL is set and the embedded PostgreSQL is used."""
+        return not self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own `Settings`)."""
+    return Settings()

@@ -1,0 +1,312 @@
+"""JobNimbus CRM client (REST API v1, ``https://app.jobnimbus.com/api1``).
+
+Protocol, as JobNimbus documents it for contacts:
+
+* every request carries ``Authorization: Bearer <api key>`` and JSON bodies;
+* ``POST /contacts`` creates a contact; ``record_type_name`` (a contact
+  workflow, e.g. "Customer") and ``status_name`` (a status of that workflow,
+  e.g. "Lead") are required, plus one of first/last/display name or company;
+  the response is the created contact, whose ``jnid`` is its id;
+* ``GET /contacts?filter=<json>`` searches with an Elasticsearch-style bool
+  query such as ``{"must": [{"term": {"<field>": "<value>"}}]}`` and answers
+  ``{"count": n, "results": [...]}``; ``size``, ``from``, ``sort_field``,
+  ``sort_direction`` and ``fields`` page, order and trim the results.
+
+Where our lead id lives: JobNimbus contacts have no built-in external-id
+field, so the lead id is written to a *Text custom contact field*. JobNimbus
+names custom fields ``cf_string_1`` ... ``cf_string_35`` in the API, and
+which number a field gets depends on the account, so the key is the
+``lead_id_field`` option (default ``cf_string_1``). Each franchise must
+create a Text contact field for it (Settings -> Contact Fields) and
+configure its key; otherwise pushes overwrite whatever that field holds and
+the lookup cannot see earlier pushes. The id is written as 32 lowercase hex
+digits (no hyphens) so an exact ``term`` match works whether JobNimbus
+indexes the field as a keyword or as analysed text.
+
+``source_name`` must name a lead source configured in the account, and
+``record_type_name``/``status_name`` a contact workflow and status; a
+mismatch comes back as a 4xx and is raised as CrmRejected.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from eal.integrations.crm import (
+    CrmAuthError,
+    CrmContact,
+    CrmError,
+    CrmPushResult,
+    CrmRejected,
+    CrmUnavailable,
+    redact,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_LEAD_ID_FIELD",
+    "DEFAULT_RECORD_TYPE_NAME",
+    "DEFAULT_STATUS_NAME",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "VENDOR",
+    "JobNimbusClient",
+    "create_client",
+    "lead_id_value",
+]
+
+VENDOR = "jobnimbus"
+DEFAULT_BASE_URL = "https://app.jobnimbus.com/api1"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_LEAD_ID_FIELD = "cf_string_1"
+DEFAULT_RECORD_TYPE_NAME = "Customer"
+DEFAULT_STATUS_NAME = "Lead"
+
+# Vendor text quoted in our error messages is cut to this many characters.
+_MAX_DETAIL_CHARS = 200
+# Statuses in the 4xx range that mean "try again later", not "bad request".
+_TRANSIENT_4XX = frozenset({408, 429})
+
+
+def lead_id_value(lead_id: str) -> str:
+    """Return the form in which ``lead_id`` (a UUID string) is stored at JobNimbus.
+
+    Raises ValueError if ``lead_id`` is not a UUID.
+    """
+    try:
+        return uuid.UUID(lead_id.strip()).hex
+    except ValueError:
+        raise ValueError(f"lead id must be a UUID, got {lead_id!r}") from None
+
+
+class JobNimbusClient:
+    """CrmClient for JobNimbus.
+
+    ``http`` is an optional shared client whose pool is reused and which is
+    never closed here; without it a client is created and closed per call.
+    Pushes for one lead must not run concurrently: the look-up-then-create in
+    :meth:`push_contact` makes sequential retries idempotent, but two calls
+    racing for the same lead can both create a contact.
+    """
+
+    vendor = VENDOR
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        lead_id_field: str = DEFAULT_LEAD_ID_FIELD,
+        record_type_name: str = DEFAULT_RECORD_TYPE_NAME,
+        status_name: str = DEFAULT_STATUS_NAME,
+    ) -> None:
+        if not api_key:
+            raise ValueError("JobNimbus API key must not be empty")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._api_key = api_key
+        self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._http = http
+        self._timeout = httpx.Timeout(timeout)
+        self._lead_id_field = lead_id_field
+        self._record_type_name = record_type_name
+        self._status_name = status_name
+
+    def __repr__(self) -> str:
+        # Never show the key, even in debug output.
+        return f"JobNimbusClient(base_url={self._base_url!r})"
+
+    async def push_contact(self, contact: CrmContact) -> CrmPushResult:
+        """Create ``contact`` in JobNimbus unless a contact for its lead already exists.
+
+        Returns the jnid of the existing or new contact. Raises CrmAuthError,
+        CrmUnavailable or CrmRejected; ValueError if the lead id is not a UUID.
+        """
+        stored_id = lead_id_value(contact.lead_id)
+        async with self._session() as http:
+            # A previous attempt may have created the record and then lost the
+            # response (timeout, crash): find it instead of creating a twin.
+            existing = await self._find(http, stored_id)
+            if existing is not None:
+                return CrmPushResult(external_id=existing, vendor=VENDOR)
+            body = await self._request(
+                http, "POST", "/contacts", json_body=self._contact_payload(contact, stored_id)
+            )
+        jnid = body.get("jnid") if isinstance(body, dict) else None
+        if not isinstance(jnid, str) or not jnid:
+            # The contact may exist now; a retry finds it through the look-up.
+            raise CrmUnavailable("JobNimbus accepted the contact but returned no jnid")
+        return CrmPushResult(external_id=jnid, vendor=VENDOR)
+
+    async def find_contact_by_lead_id(self, lead_id: str) -> str | None:
+        """Return the jnid of the oldest contact carrying ``lead_id``, or None.
+
+        Raises CrmAuthError, CrmUnavailable or CrmRejected; ValueError if the
+        lead id is not a UUID.
+        """
+        stored_id = lead_id_value(lead_id)
+        async with self._session() as http:
+            return await self._find(http, stored_id)
+
+    async def _find(self, http: httpx.AsyncClient, stored_id: str) -> str | None:
+        query = {"must": [{"term": {self._lead_id_field: stored_id}}]}
+        params = {
+            "filter": json.dumps(query, separators=(",", ":")),
+            # Oldest first: if duplicates ever slipped in, always pick the same one.
+            "sort_field": "date_created",
+            "sort_direction": "asc",
+            "size": "1",
+            "fields": "jnid",
+        }
+        body = await self._request(http, "GET", "/contacts", params=params)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise CrmUnavailable("JobNimbus contact search returned no result list")
+        for record in results:
+            jnid = record.get("jnid") if isinstance(record, dict) else None
+            if isinstance(jnid, str) and jnid:
+                return jnid
+        return None
+
+    def _contact_payload(self, contact: CrmContact, stored_id: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "record_type_name": self._record_type_name,
+            "status_name": self._status_name,
+            self._lead_id_field: stored_id,
+        }
+        optional = {
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "display_name": contact.display_name,
+            "company": contact.company,
+            "email": contact.email,
+            "mobile_phone": _jobnimbus_phone(contact.phone) if contact.phone else None,
+            "address_line1": contact.address,
+            "zip": contact.postal_code,
+            "source_name": contact.source,
+            "description": contact.description,
+        }
+        # Omit unset fields rather than sending nulls that would blank the record.
+        payload.update({key: value for key, value in optional.items() if value})
+        return payload
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[httpx.AsyncClient]:
+        if self._http is not None:
+            yield self._http
+            return
+        async with httpx.AsyncClient(timeout=self._timeout) as http:
+            yield http
+
+    async def _request(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        what = f"JobNimbus {method} {path}"
+        try:
+            response = await http.request(
+                method,
+                self._base_url + path,
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self._timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise CrmUnavailable(f"{what} timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            detail = redact(str(exc), self._api_key)[:_MAX_DETAIL_CHARS]
+            raise CrmUnavailable(f"{what} failed: {type(exc).__name__}: {detail}") from exc
+        if response.is_success:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise CrmUnavailable(
+                    f"{what} returned a body that is not JSON", status_code=response.status_code
+                ) from exc
+        raise self._status_error(what, response)
+
+    def _status_error(self, what: str, response: httpx.Response) -> CrmError:
+        status = response.status_code
+        detail = _error_detail(response, self._api_key)
+        suffix = f": {detail}" if detail else ""
+        if status in (401, 403):
+            return CrmAuthError(
+                f"{what} was refused (HTTP {status}): check the JobNimbus API key{suffix}",
+                status_code=status,
+            )
+        if status >= 500 or status in _TRANSIENT_4XX:
+            return CrmUnavailable(f"{what} failed (HTTP {status}){suffix}", status_code=status)
+        return CrmRejected(f"{what} was rejected (HTTP {status}){suffix}", status_code=status)
+
+
+def create_client(
+    *,
+    api_key: str,
+    base_url: str | None,
+    http: httpx.AsyncClient | None,
+    options: Mapping[str, str],
+) -> JobNimbusClient:
+    """Registry factory: build a JobNimbusClient from vendor-neutral settings.
+
+    Recognised ``options``: ``lead_id_field``, ``record_type_name``,
+    ``status_name``, ``timeout_seconds``. Unknown keys raise ValueError so a
+    misspelt setting is not silently ignored.
+    """
+    known = {"lead_id_field", "record_type_name", "status_name", "timeout_seconds"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown JobNimbus options: {', '.join(unknown)}")
+    return JobNimbusClient(
+        api_key=api_key,
+        base_url=base_url,
+        http=http,
+        timeout=float(options.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
+        lead_id_field=options.get("lead_id_field", DEFAULT_LEAD_ID_FIELD),
+        record_type_name=options.get("record_type_name", DEFAULT_RECORD_TYPE_NAME),
+        status_name=options.get("status_name", DEFAULT_STATUS_NAME),
+    )
+
+
+def _jobnimbus_phone(e164: str) -> str:
+    # JobNimbus is North-American-first and stores 10-digit NANP numbers
+    # ("8882223333" in its examples); other countries keep the E.164 form.
+    if e164.startswith("+1") and len(e164) == 12 and e164[1:].isdigit():
+        return e164[2:]
+    return e164
+
+
+def _error_detail(response: httpx.Response, api_key: str) -> str:
+    """Best human-readable reason from an error response, redacted and shortened."""
+    text = response.text.strip()
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "error", "errors", "detail"):
+            if body.get(key):
+                value = body[key]
+                text = value if isinstance(value, str) else json.dumps(value)
+                break
+    text = " ".join(redact(text, api_key).split())
+    if len(text) > _MAX_DETAIL_CHARS:
+        text = text[: _MAX_DETAIL_CHARS - 1] + "…"
+    return text

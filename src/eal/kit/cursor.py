@@ -1,0 +1,66 @@
+"""Keyset pagination cursors: opaque base64url JSON of the last row's (created_at, id).
+
+A page query compares `(created_at, id)` with the cursor's values through an
+index on the same columns, so page 5,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from eal.errors import InvalidRequest, ValidationFailed
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a list ordered by (created_at, id)."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
+def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
+    """The opaque cursor pointing just after the row (created_at, id)."""
+    raw = orjson.dumps({"created_at": created_at.isoformat(), "id": str(id_)})
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(token: str | None) -> Cursor | None:
+    """Parse a cursor from a query string; anything malformed is a 400."""
+    if token is None or token == "":
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = orjson.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
+        if not isinstance(data, dict) or set(data) != {"created_at", "id"}:
+            raise ValueError("unexpected cursor fields")
+        created_at = datetime.fromisoformat(data["created_at"])
+        if created_at.tzinfo is None:
+            raise ValueError("cursor timestamp has no timezone")
+        return Cursor(created_at=created_at, id=uuid.UUID(data["id"]))
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError, KeyError) as exc:
+        raise InvalidRequest(
+            "The cursor is not valid: pass next_cursor from a previous response unchanged.",
+            details={"cursor": "malformed"},
+        ) from exc
+
+
+def check_limit(limit: int) -> int:
+    """Validate a page size (1..MAX_LIMIT)."""
+    if limit < 1 or limit > MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}",
+            details={
+                "fields": [{"field": "limit", "message": f"must be between 1 and {MAX_LIMIT}"}]
+            },
+        )
+    return limit

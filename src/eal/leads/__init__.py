@@ -1,0 +1,1 @@
+"""Leads: inbound and outbound lead records, their scoring and qualification."""

@@ -1,0 +1,1 @@
+"""Organizations (tenants), child organizations, invites and parent read grants."""

@@ -1,0 +1,218 @@
+"""Request and response bodies of the organizations endpoints."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from eal.auth.scopes import GrantScope
+from eal.kit.schemas import StrictBody, Timestamp
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+INDUSTRIES = (
+    "restoration",
+    "water_damage",
+    "fire_damage",
+    "mold",
+    "biohazard",
+    "general_contractor",
+)
+
+
+def check_timezone(value: str) -> str:
+    """A real IANA time zone name."""
+    if "/" not in value and value != "UTC":
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. America/New_York)")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. America/New_York)") from exc
+    return value
+
+
+class ServiceArea(StrictBody):
+    """Where the organization works: explicit postal codes and/or a center + radius."""
+
+    postal_codes: list[Annotated[str, Field(pattern=r"^\d{5}$")]] | None = Field(
+        default=None, max_length=5000
+    )
+    center_postal_code: Annotated[str, Field(pattern=r"^\d{5}$")] | None = None
+    radius_miles: float | None = Field(default=None, gt=0, le=500)
+
+    @model_validator(mode="after")
+    def _center_and_radius_together(self) -> ServiceArea:
+        if (self.center_postal_code is None) != (self.radius_miles is None):
+            raise ValueError("center_postal_code and radius_miles go together")
+        return self
+
+
+class LeadScoringSettings(StrictBody):
+    """Per-organization lead scoring overrides."""
+
+    source_weights: (
+        dict[Annotated[str, Field(max_length=64)], Annotated[float, Field(ge=-0.5, le=0.5)]] | None
+    ) = None
+
+
+class CrmSettingsIn(StrictBody):
+    """CRM credentials; the api_key is stored encrypted and never returned."""
+
+    vendor: Literal["jobnimbus"]
+    api_key: Annotated[str, Field(min_length=8, max_length=500)]
+    base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+
+
+class IntegrationsIn(StrictBody):
+    """Integration settings (each may be null to remove it)."""
+
+    crm: CrmSettingsIn | None = None
+
+
+class SettingsIn(StrictBody):
+    """Organization settings accepted on create and PATCH (merged key by key)."""
+
+    timezone: str | None = None
+    default_locale: str | None = None
+    service_area: ServiceArea | None = None
+    lead_scoring: LeadScoringSettings | None = None
+    integrations: IntegrationsIn | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        if value is not None and not _LOCALE.match(value):
+            raise ValueError("must be a BCP 47 locale such as en-US")
+        return value
+
+
+class OrganizationCreate(StrictBody):
+    """POST /organizations: a child of the calling organization."""
+
+    name: Name
+    industry: Annotated[str, Field(min_length=1, max_length=64)] = "restoration"
+    settings: SettingsIn | None = None
+    primary_admin_email: str | None = None
+
+    @field_validator("primary_admin_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(str(exc)) from exc
+
+
+class OrganizationUpdate(StrictBody):
+    """PATCH /organizations/{id}."""
+
+    name: Name | None = None
+    settings: SettingsIn | None = None
+
+
+class GrantCreate(StrictBody):
+    """POST /organizations/{id}/grants."""
+
+    parent_organization_id: uuid.UUID
+    scopes: list[GrantScope] = Field(min_length=1, max_length=len(GrantScope))
+    expires_at: datetime
+
+    @field_validator("scopes")
+    @classmethod
+    def _unique(cls, value: list[GrantScope]) -> list[GrantScope]:
+        if len(set(value)) != len(value):
+            raise ValueError("scopes must not repeat")
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must include a timezone (e.g. 2027-04-27T00:00:00Z)")
+        return value
+
+
+class OrganizationOut(BaseModel):
+    """An organization as the API shows it."""
+
+    id: uuid.UUID
+    name: str
+    industry: str
+    parent_organization_id: uuid.UUID | None
+    settings: dict[str, Any]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ChildOrganizationOut(BaseModel):
+    """A child organization in the parent's list, with the grants it gave the parent."""
+
+    id: uuid.UUID
+    name: str
+    industry: str
+    grants: list[str]
+    created_at: Timestamp
+
+
+class ChildOrganizationPage(BaseModel):
+    data: list[ChildOrganizationOut]
+    next_cursor: str | None
+
+
+class OrganizationCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    industry: str
+    parent_organization_id: uuid.UUID | None
+    settings: dict[str, Any]
+    invite_url: str
+    invite_expires_at: Timestamp
+    created_at: Timestamp
+
+
+class OrganizationUpdated(BaseModel):
+    id: uuid.UUID
+    name: str
+    settings: dict[str, Any]
+    updated_at: Timestamp
+
+
+class GrantOut(BaseModel):
+    grant_id: uuid.UUID
+    organization_id: uuid.UUID
+    parent_organization_id: uuid.UUID
+    scopes: list[str]
+    created_at: Timestamp
+    expires_at: Timestamp
+
+
+class ApiKeyCreated(BaseModel):
+    """A newly issued key: the secret appears only here."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str | None
+    key: str
+    prefix: str
+    scopes: list[str]
+    environment: str
+    created_at: Timestamp
+
+
+class InviteAccepted(BaseModel):
+    organization: OrganizationOut
+    api_key: ApiKeyCreated
+    warning: str = Field(serialization_alias="_warning")

@@ -1,0 +1,1 @@
+"""Background work: queue consumers with leases and periodic maintenance."""

