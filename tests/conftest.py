@@ -29,6 +29,35 @@ from eal.db.url import async_url
 from tests.factories import Factory
 
 
+REDIS_URL = os.environ.get("EAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_answers() -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(REDIS_URL)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "redis: needs the Redis server at EAL_TEST_REDIS_URL")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip Redis tests where no Redis answers, unless EAL_REQUIRE_REDIS=1 (CI)."""
+    if os.environ.get("EAL_REQUIRE_REDIS") == "1" or _redis_answers():
+        return
+    skip = pytest.mark.skip(reason=f"no Redis server answers at {REDIS_URL}")
+    for item in items:
+        if "redis" in item.keywords:
+            item.add_marker(skip)
+
+
 def _server_url(tmp: Path) -> URL:
     raw = os.environ.get("EAL_TEST_DATABASE_URL")
     if raw:

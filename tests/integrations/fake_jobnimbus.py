@@ -12,21 +12,26 @@ It speaks the part of JobNimbus REST API v1 that eal uses:
 
 Every request must carry ``Authorization: Bearer <api key>``. Tests can make
 the next N requests fail with a status, delay responses, and inspect what
-was received. State is guarded by one lock, and the server runs a thread
-per connection, so concurrent clients are safe.
+was received.
+
+The server is an asyncio HTTP/1.1 server (keep-alive, Content-Length
+bodies) on its own event loop in a background thread: one thread serves any
+number of connections, so hundreds of concurrent clients neither exhaust the
+listen backlog nor pile up threads, and injected delays block nobody. State
+is guarded by one lock because tests read and steer it from their own thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -62,14 +67,12 @@ class _State:
 class FakeJobNimbus:
     """Handle on a running fake: controls and recorded traffic."""
 
-    def __init__(self, api_key: str, server: ThreadingHTTPServer) -> None:
+    def __init__(self, api_key: str, port: int) -> None:
         self.api_key = api_key
-        host, port = server.server_address[:2]
-        self.base_url = f"http://{host!s}:{port}{API_PREFIX}"
+        self.base_url = f"http://127.0.0.1:{port}{API_PREFIX}"
         self._lock = threading.Lock()
         self._state = _State()
         self._ids = itertools.count(1)
-        self._stopping = threading.Event()
 
     # --- controls -----------------------------------------------------------
 
@@ -106,16 +109,15 @@ class FakeJobNimbus:
         with self._lock:
             return [dict(contact) for contact in self._state.contacts.values()]
 
-    # --- request handling (called from server threads) ----------------------
+    # --- request handling (runs on the server's event loop) ------------------
 
-    def handle(self, request: ReceivedRequest) -> tuple[int, Any]:
-        """Return (status, JSON body) for one request."""
+    async def handle(self, request: ReceivedRequest) -> tuple[int, Any]:
+        """Return (status, JSON body) for one request; runs on the server's loop."""
         with self._lock:
             self._state.requests.append(request)
             delay = self._state.delay_seconds
         if delay:
-            # Waking on shutdown keeps server_close() from hanging on sleepers.
-            self._stopping.wait(delay)
+            await asyncio.sleep(delay)
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return 401, {"message": "Unauthorized"}
         with self._lock:
@@ -123,10 +125,6 @@ class FakeJobNimbus:
             if failure is not None:
                 return failure.status, _RawBody(failure.body)
             return self._route(request)
-
-    def stop(self) -> None:
-        """Release requests held by a delay."""
-        self._stopping.set()
 
     def _take_failure(self) -> _Failure | None:
         failures = self._state.failures
@@ -244,87 +242,127 @@ def _clause_matches(contact: dict[str, Any], clause: Any) -> bool:
     return any(v == a for v in values for a in accepted if v is not None)
 
 
-def _handler_for(fake_ref: list[FakeJobNimbus]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in separate writes; without this, Nagle's
-        # algorithm plus delayed ACKs stall each keep-alive response ~40 ms.
-        disable_nagle_algorithm = True
-        # Idle keep-alive connections are dropped after this many seconds.
-        timeout = 30
+class _HttpServer:
+    """Minimal HTTP/1.1 server on a private event loop in a daemon thread."""
 
-        def do_GET(self) -> None:
-            self._serve()
+    def __init__(self, fake_factory: Callable[[int], FakeJobNimbus]) -> None:
+        self._fake_factory = fake_factory
+        self._fake: FakeJobNimbus | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fake-jobnimbus", daemon=True
+        )
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
 
-        def do_POST(self) -> None:
-            self._serve()
+    def start(self) -> FakeJobNimbus:
+        self._thread.start()
+        port = asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=10)
+        self._fake = self._fake_factory(port)
+        return self._fake
 
-        def do_PUT(self) -> None:
-            self._serve()
+    def stop(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
 
-        def do_DELETE(self) -> None:
-            self._serve()
+    async def _listen(self) -> int:
+        self._server = await asyncio.start_server(self._on_connection, "127.0.0.1", 0, backlog=1024)
+        return int(self._server.sockets[0].getsockname()[1])
 
-        def log_message(self, format: str, *args: Any) -> None:
-            # Keep test output clean; requests are recorded on the fake instead.
-            return
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # Cancelling also releases requests parked in an injected delay.
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
 
-        def _serve(self) -> None:
-            fake = fake_ref[0]
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-            split = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-            request = ReceivedRequest(
-                method=self.command,
-                path=split.path,
-                query=query,
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=body,
-            )
-            status, payload = fake.handle(request)
-            if isinstance(payload, _RawBody):
-                data = str(payload).encode()
-            else:
-                data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                # The client gave up (e.g. a timeout test); nothing to answer.
-                self.close_connection = True
+    def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Own the task (rather than letting start_server wrap a coroutine) so
+        # shutdown can cancel it without asyncio logging the cancellation.
+        task = self._loop.create_task(self._serve_connection(reader, writer))
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
 
-    return Handler
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while await self._serve_one(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client went away mid-request, e.g. after its own timeout
+        finally:
+            writer.close()
+            with suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Serve one request; return whether the connection stays open."""
+        line = await reader.readline()
+        if not line:
+            return False
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+        headers: dict[str, str] = {}
+        while True:
+            header_line = await reader.readline()
+            if header_line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = header_line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if len(parts) != 3 or "chunked" in headers.get("transfer-encoding", "").lower():
+            await _respond(writer, 400, {"message": "unsupported request framing"}, False)
+            return False
+        method, target, version = parts
+        length = int(headers.get("content-length") or 0)
+        raw = await reader.readexactly(length) if length else b""
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        split = urlsplit(target)
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        request = ReceivedRequest(method, split.path, query, headers, body)
+        assert self._fake is not None
+        try:
+            status, payload = await self._fake.handle(request)
+        except Exception as exc:  # surface fake bugs as 500s instead of hangs
+            status, payload = 500, {"message": f"fake error: {exc!r}"}
+        keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        await _respond(writer, status, payload, keep_alive)
+        return keep_alive
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Many simultaneous connects (concurrency tests) must not be refused.
-    request_queue_size = 256
+async def _respond(
+    writer: asyncio.StreamWriter, status: int, payload: Any, keep_alive: bool
+) -> None:
+    data = str(payload).encode() if isinstance(payload, _RawBody) else json.dumps(payload).encode()
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Status"
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n"
+        f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+    )
+    writer.write(head.encode("latin-1") + data)
+    await writer.drain()
 
 
 @contextmanager
 def run_fake_jobnimbus(api_key: str) -> Iterator[FakeJobNimbus]:
     """Run a fake JobNimbus on 127.0.0.1 (ephemeral port) for the duration of the block."""
-    fake_ref: list[FakeJobNimbus] = []
-    server = _Server(("127.0.0.1", 0), _handler_for(fake_ref))
-    fake = FakeJobNimbus(api_key, server)
-    fake_ref.append(fake)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
+    server = _HttpServer(lambda port: FakeJobNimbus(api_key, port))
+    fake = server.start()
     try:
         yield fake
     finally:
-        fake.stop()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        server.stop()

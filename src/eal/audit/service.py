@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal.audit.models import platform_events
@@ -85,14 +85,10 @@ async def list_entries(
     """Newest first, keyset-paginated on (created_at, id)."""
     query = _filtered(organization_id, filters)
     if cursor is not None:
+        # A row comparison is an index range condition; the equivalent OR is not.
         query = query.where(
-            or_(
-                platform_events.c.created_at < cursor.created_at,
-                and_(
-                    platform_events.c.created_at == cursor.created_at,
-                    platform_events.c.id < cursor.id,
-                ),
-            )
+            tuple_(platform_events.c.created_at, platform_events.c.id)
+            < tuple_(literal(cursor.created_at), literal(cursor.id))
         )
     query = query.order_by(platform_events.c.created_at.desc(), platform_events.c.id.desc()).limit(
         limit + 1

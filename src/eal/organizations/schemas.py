@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from typing import Annotated, Any, Literal, get_args
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -16,25 +17,38 @@ from eal.kit.schemas import StrictBody, Timestamp
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-INDUSTRIES = (
+Industry = Literal[
     "restoration",
     "water_damage",
     "fire_damage",
     "mold",
     "biohazard",
     "general_contractor",
-)
+]
+INDUSTRIES: tuple[str, ...] = get_args(Industry)
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    # The tz database's names only: ZoneInfo alone would also open files such as
+    # "posix/America/New_York" or "right/UTC" that are not zone names.
+    return frozenset(available_timezones())
 
 
 def check_timezone(value: str) -> str:
-    """A real IANA time zone name."""
-    if "/" not in value and value != "UTC":
+    """A real IANA time zone name: an Area/Location name such as America/New_York, or UTC.
+
+    Legacy names without a '/' (EST5EDT, EST, GMT) are refused: they carry no
+    location, and several ignore daylight saving time.
+    """
+    if value != "UTC" and ("/" not in value or value not in _iana_zones()):
         raise ValueError(f"'{value}' is not an IANA time zone (e.g. America/New_York)")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"'{value}' is not an IANA time zone (e.g. America/New_York)") from exc
     return value
+
+
+# An explicit null for a field that must always have a value is refused rather
+# than silently dropping the field (omit a field to leave it unchanged).
+NOT_NULL = "may not be null (omit the field to leave it unchanged)"
 
 
 class ServiceArea(StrictBody):
@@ -67,6 +81,11 @@ class CrmSettingsIn(StrictBody):
     vendor: Literal["jobnimbus"]
     api_key: Annotated[str, Field(min_length=8, max_length=500)]
     base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+    lead_id_field: Annotated[str, Field(pattern=r"^cf_string_\d{1,3}$")] | None = Field(
+        default=None,
+        description="JobNimbus custom text field (e.g. cf_string_7) that holds eal's lead id, "
+        "used to find a contact again instead of creating a duplicate.",
+    )
 
 
 class IntegrationsIn(StrictBody):
@@ -86,13 +105,17 @@ class SettingsIn(StrictBody):
 
     @field_validator("timezone")
     @classmethod
-    def _timezone(cls, value: str | None) -> str | None:
-        return None if value is None else check_timezone(value)
+    def _timezone(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError(NOT_NULL)
+        return check_timezone(value)
 
     @field_validator("default_locale")
     @classmethod
-    def _locale(cls, value: str | None) -> str | None:
-        if value is not None and not _LOCALE.match(value):
+    def _locale(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError(NOT_NULL)
+        if not _LOCALE.match(value):
             raise ValueError("must be a BCP 47 locale such as en-US")
         return value
 
@@ -101,7 +124,7 @@ class OrganizationCreate(StrictBody):
     """POST /organizations: a child of the calling organization."""
 
     name: Name
-    industry: Annotated[str, Field(min_length=1, max_length=64)] = "restoration"
+    industry: Industry = "restoration"
     settings: SettingsIn | None = None
     primary_admin_email: str | None = None
 
@@ -121,6 +144,13 @@ class OrganizationUpdate(StrictBody):
 
     name: Name | None = None
     settings: SettingsIn | None = None
+
+    @field_validator("name", "settings")
+    @classmethod
+    def _present(cls, value: object) -> object:
+        if value is None:
+            raise ValueError(NOT_NULL)
+        return value
 
 
 class GrantCreate(StrictBody):

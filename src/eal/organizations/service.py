@@ -43,6 +43,24 @@ def public_settings(stored: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def _crm_secret(settings: dict[str, Any]) -> str | None:
+    crm = (settings.get("integrations") or {}).get("crm")
+    return crm.get("api_key_encrypted") if isinstance(crm, dict) else None
+
+
+def _encrypt_unless_unchanged(previous: Any, secret: str, box: SecretBox) -> str:
+    # Re-sending the stored key must stay a no-op: encryption is randomised, so
+    # a fresh ciphertext of the same key would look like a change.
+    stored = previous.get("api_key_encrypted") if isinstance(previous, dict) else None
+    if stored:
+        try:
+            if box.decrypt(stored) == secret:
+                return str(stored)
+        except ValueError:
+            pass  # made with another secret key: replace it
+    return box.encrypt(secret)
+
+
 def merge_settings(current: dict[str, Any], patch: SettingsIn, box: SecretBox) -> dict[str, Any]:
     """Apply a settings patch: keys sent replace stored ones; an explicit null removes one."""
     merged = dict(current)
@@ -60,8 +78,11 @@ def merge_settings(current: dict[str, Any], patch: SettingsIn, box: SecretBox) -
                     integrations["crm"] = {
                         "vendor": item.vendor,
                         "base_url": item.base_url,
+                        "lead_id_field": item.lead_id_field,
                         "api_key_hint": mask(item.api_key),
-                        "api_key_encrypted": box.encrypt(item.api_key),
+                        "api_key_encrypted": _encrypt_unless_unchanged(
+                            integrations.get("crm"), item.api_key, box
+                        ),
                     }
             merged["integrations"] = integrations
         else:
@@ -283,9 +304,13 @@ async def update_organization(
     if settings is not None:
         after["settings"] = merge_settings(before["settings"], settings, box)
     changes = events.diff(_audit_view(before), _audit_view(after))
-    if after["settings"] != before["settings"] and not changes:
-        # Only a secret changed (e.g. a rotated CRM key): record that it changed, not what.
-        changes = {"settings.integrations.crm.api_key": {"from": "***", "to": "***"}}
+    old_secret, new_secret = _crm_secret(before["settings"]), _crm_secret(after["settings"])
+    if old_secret != new_secret:
+        # A credential was set, rotated or removed: record that it changed, never what it is.
+        changes["settings.integrations.crm.api_key"] = {
+            "from": "***" if old_secret else None,
+            "to": "***" if new_secret else None,
+        }
     if not changes:
         return org_out(current)
     row = (

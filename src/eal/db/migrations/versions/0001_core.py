@@ -195,20 +195,23 @@ DECLARE
   head_seq bigint;
   head_hash bytea;
 BEGIN
-  UPDATE audit_chain_heads h SET last_seq = h.last_seq + 1
-    WHERE h.organization_id = NEW.organization_id
-    RETURNING h.last_seq, h.last_hash INTO head_seq, head_hash;
+  -- Read under a row lock, then write once: one new head version per entry
+  -- keeps long transactions (bulk imports) from walking ever longer update chains.
+  SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+    FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
   IF NOT FOUND THEN
-    head_seq := 1;
-    head_hash := decode(repeat('00', 32), 'hex');
     INSERT INTO audit_chain_heads (organization_id, last_seq, last_hash)
-      VALUES (NEW.organization_id, head_seq, head_hash);
+      VALUES (NEW.organization_id, 0, decode(repeat('00', 32), 'hex'))
+      ON CONFLICT (organization_id) DO NOTHING;
+    SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+      FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
   END IF;
-  NEW.seq := head_seq;
+  NEW.seq := head_seq + 1;
   NEW.prev_hash := head_hash;
   NEW.hash := eal_audit_hash(NEW.prev_hash, NEW.id, NEW.organization_id, NEW.seq, NEW.action,
                              NEW.source, NEW.correlation_id, NEW.payload, NEW.created_at);
-  UPDATE audit_chain_heads h SET last_hash = NEW.hash WHERE h.organization_id = NEW.organization_id;
+  UPDATE audit_chain_heads h SET last_seq = NEW.seq, last_hash = NEW.hash
+    WHERE h.organization_id = NEW.organization_id;
   RETURN NEW;
 END $$;
 CREATE TRIGGER platform_events_chain BEFORE INSERT ON platform_events
