@@ -7,13 +7,17 @@ once (a few hundred milliseconds, about 42,000 entries) and every later
 lookup is a dict hit, further memoised per code. Call
 :func:`load_postal_index` at start-up to pay that cost before the first
 request instead of during it.
+
+:class:`ServiceArea` is where an organization works (listed postal codes,
+a center and radius, or both), as kept in its ``settings.service_area``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
@@ -21,11 +25,15 @@ import zipcodes
 
 __all__ = [
     "EARTH_RADIUS_MILES",
+    "MAX_SERVICE_RADIUS_MILES",
+    "AreaPlacement",
+    "ServiceArea",
     "distance_miles",
     "haversine_miles",
     "is_within_miles",
     "load_postal_index",
     "normalize_postal_code",
+    "parse_postal_code",
     "resolve_postal_code",
 ]
 
@@ -33,6 +41,8 @@ __all__ = [
 EARTH_RADIUS_MILES = 3958.7613
 # Length of one degree of latitude, the same everywhere on a sphere.
 _MILES_PER_DEGREE_LATITUDE = EARTH_RADIUS_MILES * math.pi / 180
+#: Largest radius an organization may give its service area.
+MAX_SERVICE_RADIUS_MILES = 500.0
 
 # "30075", "30075-1234" or "300751234"; ZIP+4 suffixes do not move the
 # coordinates, so only the first five digits are kept.
@@ -50,6 +60,14 @@ def normalize_postal_code(code: str | None) -> str | None:
         return None
     match = _POSTAL_CODE_RE.match(code.strip())
     return match.group(1) if match else None
+
+
+def parse_postal_code(code: object, what: str = "postal code") -> str:
+    """Like :func:`normalize_postal_code`, but raise ValueError naming ``what`` if invalid."""
+    normalized = normalize_postal_code(code) if isinstance(code, str) else None
+    if normalized is None:
+        raise ValueError(f"{what} {code!r} is not a US postal code")
+    return normalized
 
 
 @cache
@@ -125,3 +143,92 @@ def is_within_miles(
         if haversine_miles(origin, point) <= miles:
             return True
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class AreaPlacement:
+    """Where a postal code stands relative to a service area.
+
+    ``inside`` is None when it cannot be told (the code is neither listed nor
+    placeable against the center). ``miles_from_center`` is set whenever the
+    radius was what decided.
+    """
+
+    inside: bool | None
+    miles_from_center: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceArea:
+    """Where an organization works: listed postal codes, a center and radius, or both.
+
+    Codes are normalised to five digits; a malformed code, a center without
+    a radius (or the reverse) or a radius outside (0, MAX_SERVICE_RADIUS_MILES]
+    raise ValueError.
+    """
+
+    postal_codes: tuple[str, ...] = ()
+    center_postal_code: str | None = None
+    radius_miles: float | None = None
+    _listed: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.postal_codes, str):
+            raise ValueError("service area postal_codes must be a list of postal codes")
+        listed = {parse_postal_code(code, "service area postal code") for code in self.postal_codes}
+        object.__setattr__(self, "postal_codes", tuple(sorted(listed)))
+        object.__setattr__(self, "_listed", frozenset(listed))
+        center, radius = self.center_postal_code, self.radius_miles
+        if (center is None) != (radius is None):
+            raise ValueError("service area center_postal_code and radius_miles go together")
+        if center is not None and radius is not None:
+            # bool is an int: `true` as a radius is a settings mistake.
+            if isinstance(radius, bool) or not isinstance(radius, int | float):
+                raise ValueError(f"service area radius_miles must be a number, got {radius!r}")
+            if not 0 < radius <= MAX_SERVICE_RADIUS_MILES:
+                raise ValueError(
+                    f"service area radius_miles must be > 0 and <= {MAX_SERVICE_RADIUS_MILES:g}"
+                )
+            object.__setattr__(self, "center_postal_code", parse_postal_code(center, "center"))
+            object.__setattr__(self, "radius_miles", float(radius))
+        elif not listed:
+            raise ValueError("a service area needs postal_codes, or a center and radius_miles")
+
+    @classmethod
+    def from_settings(cls, raw: object) -> ServiceArea | None:
+        """Build from ``settings.service_area``; None when absent or empty.
+
+        Expects ``{"postal_codes": [...], "center_postal_code": "30075",
+        "radius_miles": 25}`` (either part, or both). Unknown keys are
+        ignored; wrongly typed values raise ValueError.
+        """
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            raise ValueError("settings.service_area must be an object")
+        codes = raw.get("postal_codes")
+        if codes is None:
+            codes = ()
+        if not isinstance(codes, list | tuple):
+            raise ValueError("settings.service_area.postal_codes must be a list")
+        center, radius = raw.get("center_postal_code"), raw.get("radius_miles")
+        if not codes and center is None and radius is None:
+            return None
+        return cls(postal_codes=tuple(codes), center_postal_code=center, radius_miles=radius)
+
+    def place(self, postal_code: str) -> AreaPlacement:
+        """Whether a (normalised) postal code is inside the area.
+
+        Listed codes are inside. Otherwise, with a center and radius, the
+        distance decides, and a code that cannot be resolved is undecided:
+        not being listed proves nothing when the radius could include it.
+        Without a center, an unlisted code is outside.
+        """
+        if postal_code in self._listed:
+            return AreaPlacement(inside=True)
+        if self.center_postal_code is None or self.radius_miles is None:
+            return AreaPlacement(inside=False)
+        miles = distance_miles(postal_code, self.center_postal_code)
+        if miles is None:
+            return AreaPlacement(inside=None)
+        return AreaPlacement(inside=miles <= self.radius_miles, miles_from_center=miles)

@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import Any
 
 from eal import geo
+from eal.geo import ServiceArea
 from eal.leads import scoring_weights as w
 from eal.leads.phone import normalize_email, validate_phone
 
@@ -148,75 +149,6 @@ def _require_number(value: object, what: str) -> float:
     return number
 
 
-def _require_postal_code(code: object, what: str) -> str:
-    normalized = geo.normalize_postal_code(code) if isinstance(code, str) else None
-    if normalized is None:
-        raise ValueError(f"{what} {code!r} is not a US postal code")
-    return normalized
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceArea:
-    """Where an organization works: listed postal codes, a center and radius, or both.
-
-    A lead is in the area when its postal code is listed or lies within
-    ``radius_miles`` of ``center_postal_code``. Codes are normalised to five
-    digits; malformed ones raise ValueError.
-    """
-
-    postal_codes: tuple[str, ...] = ()
-    center_postal_code: str | None = None
-    radius_miles: float | None = None
-    _listed: frozenset[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.postal_codes, str):
-            raise ValueError("service area postal_codes must be a list of postal codes")
-        codes = sorted(
-            {_require_postal_code(code, "service area postal code") for code in self.postal_codes}
-        )
-        object.__setattr__(self, "postal_codes", tuple(codes))
-        object.__setattr__(self, "_listed", frozenset(codes))
-        if (self.center_postal_code is None) != (self.radius_miles is None):
-            raise ValueError("service area center_postal_code and radius_miles go together")
-        if self.center_postal_code is not None and self.radius_miles is not None:
-            center = _require_postal_code(self.center_postal_code, "service area center")
-            radius = _require_number(self.radius_miles, "service area radius_miles")
-            if not 0 < radius <= w.MAX_SERVICE_RADIUS_MILES:
-                raise ValueError(
-                    f"service area radius_miles must be > 0 and <= {w.MAX_SERVICE_RADIUS_MILES:g}"
-                )
-            object.__setattr__(self, "center_postal_code", center)
-            object.__setattr__(self, "radius_miles", radius)
-        elif not codes:
-            raise ValueError(
-                "a service area needs postal_codes, or center_postal_code and radius_miles"
-            )
-
-    @classmethod
-    def from_settings(cls, raw: object) -> ServiceArea | None:
-        """Build from ``settings.service_area``; None when absent or empty.
-
-        Unknown keys are ignored; wrongly typed values raise ValueError.
-        """
-        if raw is None:
-            return None
-        if not isinstance(raw, Mapping):
-            raise ValueError("settings.service_area must be an object")
-        codes = raw.get("postal_codes") or ()
-        if isinstance(codes, str) or not isinstance(codes, list | tuple):
-            raise ValueError("settings.service_area.postal_codes must be a list")
-        center = raw.get("center_postal_code")
-        radius = raw.get("radius_miles")
-        if not codes and center is None and radius is None:
-            return None
-        return cls(postal_codes=tuple(codes), center_postal_code=center, radius_miles=radius)
-
-    def lists(self, postal_code: str) -> bool:
-        """Whether a normalised postal code is one of the listed codes."""
-        return postal_code in self._listed
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WeatherEvent:
     """A severe weather event and the postal codes it affected."""
@@ -234,7 +166,7 @@ class WeatherEvent:
         if isinstance(self.postal_codes, str):
             raise ValueError("weather event postal_codes must be a list of postal codes")
         codes = sorted(
-            {_require_postal_code(code, "weather event postal code") for code in self.postal_codes}
+            {geo.parse_postal_code(code, "weather event postal code") for code in self.postal_codes}
         )
         object.__setattr__(self, "postal_codes", tuple(codes))
         object.__setattr__(self, "_listed", frozenset(codes))
@@ -291,10 +223,14 @@ class ScoringContext:
         ValueError when either is malformed.
         """
         settings = settings or {}
-        lead_scoring = settings.get("lead_scoring") or {}
+        lead_scoring = settings.get("lead_scoring")
+        if lead_scoring is None:
+            lead_scoring = {}
         if not isinstance(lead_scoring, Mapping):
             raise ValueError("settings.lead_scoring must be an object")
-        source_weights = lead_scoring.get("source_weights") or {}
+        source_weights = lead_scoring.get("source_weights")
+        if source_weights is None:
+            source_weights = {}
         if not isinstance(source_weights, Mapping):
             raise ValueError("settings.lead_scoring.source_weights must be an object")
         return cls(
@@ -455,26 +391,17 @@ def _form_speed(signals: LeadSignals) -> Contribution | None:
     return None
 
 
-def _service_area(postal_code: str | None, area: ServiceArea | None) -> Contribution | None:
-    unknown = Contribution("service_area", "service area unknown", w.SERVICE_AREA_UNKNOWN)
-    if postal_code is None or area is None:
-        return unknown
-    if area.lists(postal_code):
-        label = f"postal code {postal_code} listed in service area"
-        return Contribution("service_area", label, w.SERVICE_AREA_IN)
-    if area.center_postal_code is not None and area.radius_miles is not None:
-        miles = geo.distance_miles(postal_code, area.center_postal_code)
-        if miles is None:
-            # Either code is missing from the USPS list: the radius cannot be
-            # checked, and not being listed proves nothing on its own.
-            return unknown
-        if miles <= area.radius_miles:
-            label = f"postal code {postal_code} in service radius, {miles:.1f} mi from center"
-            return Contribution("service_area", label, w.SERVICE_AREA_IN)
-        label = f"postal code {postal_code} outside service area, {miles:.1f} mi from center"
-        return Contribution("service_area", label, w.SERVICE_AREA_OUT)
-    label = f"postal code {postal_code} outside service area"
-    return Contribution("service_area", label, w.SERVICE_AREA_OUT)
+def _service_area(postal_code: str | None, area: ServiceArea | None) -> Contribution:
+    placement = None
+    if area is not None and postal_code is not None:
+        placement = area.place(postal_code)
+    if placement is None or placement.inside is None:
+        return Contribution("service_area", "service area unknown", w.SERVICE_AREA_UNKNOWN)
+    where = "in service area" if placement.inside else "outside service area"
+    if placement.miles_from_center is not None:
+        where += f", {placement.miles_from_center:.1f} mi from center"
+    value = w.SERVICE_AREA_IN if placement.inside else w.SERVICE_AREA_OUT
+    return Contribution("service_area", f"postal code {postal_code} {where}", value)
 
 
 def _phone(raw: str | None) -> Contribution | None:
@@ -548,23 +475,22 @@ def _weather(
         return None
     point = geo.resolve_postal_code(postal_code)
     oldest = now - timedelta(days=w.WEATHER_RECENT_DAYS)
-    best: WeatherEvent | None = None
-    for event in events:
-        if not oldest <= event.occurred_at <= now:
-            continue
-        if best is not None and _weather_key(event) >= _weather_key(best):
-            continue  # cannot beat the current best: skip the distance work
-        if event.affects(postal_code, point):
-            best = event
+    affecting = (
+        event
+        for event in events
+        if oldest <= event.occurred_at <= now and event.affects(postal_code, point)
+    )
+    # Strongest weight first; between equal weights, the enum order decides.
+    best = min(
+        affecting,
+        key=lambda e: (-w.WEATHER_EVENT_WEIGHTS[e.type.value], _WEATHER_RANK[e.type]),
+        default=None,
+    )
     if best is None:
         return None
+    # The wording the product uses: the lead lies in the event's radius.
     label = f"recent {best.type.value} event in service radius"
     return Contribution("weather", label, w.WEATHER_EVENT_WEIGHTS[best.type.value])
-
-
-def _weather_key(event: WeatherEvent) -> tuple[float, int]:
-    # Strongest weight first; between equal weights, the enum order decides.
-    return (-w.WEATHER_EVENT_WEIGHTS[event.type.value], _WEATHER_RANK[event.type])
 
 
 def _contact_name(raw: str | None) -> Contribution | None:

@@ -150,8 +150,6 @@ SERVICE_AREA_OUT = -0.20
 #: No postal code on the lead, no service area configured, or a code that
 #: cannot be placed: no contribution (and so nothing in the reasoning).
 SERVICE_AREA_UNKNOWN = 0.0
-#: Largest radius an organization may configure.
-MAX_SERVICE_RADIUS_MILES = 500.0
 
 
 # --- Contact details ------------------------------------------------------
