@@ -259,6 +259,7 @@ def test_retry_after_is_at_least_one_second_and_ignores_float_noise() -> None:
 # Redis limiter -------------------------------------------------------------
 
 
+@pytest.mark.redis
 async def test_redis_burst_allows_exactly_burst_then_denies(prefix: str) -> None:
     limiter = RedisRateLimiter(REDIS_URL, per_minute=1, burst=5, prefix=prefix)
     try:
@@ -273,6 +274,7 @@ async def test_redis_burst_allows_exactly_burst_then_denies(prefix: str) -> None
     assert refused.headers()["RateLimit-Policy"] == '"default";q=5;w=300'
 
 
+@pytest.mark.redis
 async def test_redis_refills_from_the_server_clock(prefix: str) -> None:
     limiter = RedisRateLimiter(REDIS_URL, per_minute=600, burst=3, prefix=prefix)  # 10/s
     try:
@@ -286,6 +288,7 @@ async def test_redis_refills_from_the_server_clock(prefix: str) -> None:
         await limiter.close()
 
 
+@pytest.mark.redis
 async def test_redis_bucket_expires_when_it_would_be_full(prefix: str) -> None:
     limiter = RedisRateLimiter(REDIS_URL, per_minute=60, burst=5, prefix=prefix)
     client = Redis.from_url(REDIS_URL)
@@ -299,6 +302,7 @@ async def test_redis_bucket_expires_when_it_would_be_full(prefix: str) -> None:
         await limiter.close()
 
 
+@pytest.mark.redis
 async def test_redis_concurrent_clients_share_exactly_one_burst(prefix: str) -> None:
     limiters = [
         RedisRateLimiter(REDIS_URL, per_minute=1, burst=120, prefix=prefix) for _ in range(5)
@@ -332,6 +336,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
 """
 
 
+@pytest.mark.redis
 async def test_two_processes_share_one_budget(prefix: str) -> None:
     burst = 100
     start_at = str(time.time() + 3.0)
@@ -352,6 +357,7 @@ async def test_two_processes_share_one_budget(prefix: str) -> None:
     assert sum(counts) == burst, counts
 
 
+@pytest.mark.redis
 async def test_redis_reloads_the_script_when_the_server_lost_it() -> None:
     port = free_port()
     async with private_redis(port) as server:
@@ -369,6 +375,7 @@ async def test_redis_reloads_the_script_when_the_server_lost_it() -> None:
         assert float(stored) == pytest.approx(8, abs=0.01)
 
 
+@pytest.mark.redis
 async def test_redis_unreachable_fails_open_and_warns_once(prefix: str) -> None:
     clock = FakeClock()
     url = f"redis://127.0.0.1:{free_port()}/0"
@@ -392,6 +399,7 @@ async def test_redis_unreachable_fails_open_and_warns_once(prefix: str) -> None:
         await limiter.close()
 
 
+@pytest.mark.redis
 async def test_redis_limiter_goes_back_to_redis_when_it_returns() -> None:
     clock = FakeClock()
     port = free_port()
@@ -416,6 +424,7 @@ async def test_redis_limiter_goes_back_to_redis_when_it_returns() -> None:
 # Factory -------------------------------------------------------------------
 
 
+@pytest.mark.redis
 async def test_make_rate_limiter_picks_the_backend() -> None:
     in_memory = make_rate_limiter(redis_url=None, per_minute=60, burst=120)
     shared = make_rate_limiter(redis_url=REDIS_URL, per_minute=60, burst=120)
