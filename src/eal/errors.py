@@ -41,6 +41,14 @@ class Unauthenticated(AppError):
     status_code = 401
     code = "unauthenticated"
 
+    def __init__(
+        self, message: str, *, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
+        # A 401 names the scheme the client must use (RFC 9110, section 11.6.1).
+        super().__init__(
+            message, details=details, headers={"WWW-Authenticate": "Bearer", **(headers or {})}
+        )
+
 
 class Forbidden(AppError):
     status_code = 403

@@ -53,8 +53,8 @@ class TransactionalRoute(APIRoute):
 
         async def transactional_handler(request: Request) -> Response:
             await check_content_type(request)
-            db = app_state(request).db
-            async with db.app.connect() as conn:
+            state = app_state(request)
+            async with state.db.app.connect() as conn:
                 request.state.conn = conn
                 transaction = await conn.begin()
                 try:
@@ -70,7 +70,7 @@ class TransactionalRoute(APIRoute):
                     return response
                 held = getattr(request.state, "idempotency", None)
                 if held is not None and hasattr(response, "body"):
-                    await idempotency.store(conn, held, response)
+                    await idempotency.store(conn, held, response, state.secret_box)
                 await transaction.commit()
                 return response
 

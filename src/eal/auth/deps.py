@@ -164,6 +164,7 @@ async def _claim_idempotency(request: Request, ctx: AuthContext) -> None:
         request_hash=idempotency.request_fingerprint(
             request.method, request.url.path, request.url.query, body
         ),
+        box=app_state(request).secret_box,
     )
 
 

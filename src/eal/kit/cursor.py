@@ -43,6 +43,9 @@ def decode_cursor(token: str | None) -> Cursor | None:
         data = orjson.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
         if not isinstance(data, dict) or set(data) != {"created_at", "id"}:
             raise ValueError("unexpected cursor fields")
+        # Both values must be strings: uuid.UUID(5) raises AttributeError, not ValueError.
+        if not isinstance(data["created_at"], str) or not isinstance(data["id"], str):
+            raise ValueError("cursor values must be strings")
         created_at = datetime.fromisoformat(data["created_at"])
         if created_at.tzinfo is None:
             raise ValueError("cursor timestamp has no timezone")

@@ -8,6 +8,10 @@ Within the request's own transaction:
 3. otherwise the request runs, and a 2xx response is stored in the same
    transaction as the work, so "work done" and "response stored" commit together.
 A request that fails (validation, conflict, crash) rolls back and stores nothing.
+
+Stored bodies are encrypted with the secret box: a first response may carry a
+secret shown only once (an invite link, a new API key), and the replay store
+must not keep it readable in the database.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from eal.errors import Conflict, InvalidRequest
+from eal.kit.secretbox import SecretBox
 
 MAX_KEY_LENGTH = 255
 REPLAY_WINDOW = "24 hours"
@@ -82,6 +87,15 @@ def check_key(raw: str) -> str:
     return raw
 
 
+def _seal(box: SecretBox, body: bytes) -> bytes:
+    # latin-1 maps every byte to one character and back, so any body survives.
+    return box.encrypt(body.decode("latin-1")).encode("ascii")
+
+
+def _open(box: SecretBox, sealed: bytes) -> bytes:
+    return box.decrypt(sealed.decode("ascii")).encode("latin-1")
+
+
 async def claim(
     conn: AsyncConnection,
     *,
@@ -89,6 +103,7 @@ async def claim(
     organization_id: uuid.UUID,
     key: str,
     request_hash: bytes,
+    box: SecretBox,
 ) -> IdempotencyClaim:
     """Lock the key for this transaction; replay or refuse if it was used before."""
     locked = await conn.scalar(_LOCK, {"lock_key": f"{api_key_id}:{key}"})
@@ -104,17 +119,27 @@ async def claim(
                 "This Idempotency-Key was already used with a different request body.",
                 details={"header": "Idempotency-Key", "reason": "body_mismatch"},
             )
+        try:
+            content = _open(box, bytes(row.response_body))
+        except ValueError as exc:
+            # Sealed under another secret key: it cannot be replayed, and running
+            # the request again could do the work twice.
+            raise Conflict(
+                "The stored response for this Idempotency-Key can no longer be replayed; "
+                "use a new key.",
+                details={"header": "Idempotency-Key", "reason": "unreadable"},
+            ) from exc
         headers = dict(row.response_headers or {})
         headers[REPLAYED_HEADER] = "true"
         raise IdempotentReplay(
-            Response(
-                content=bytes(row.response_body), status_code=row.response_status, headers=headers
-            )
+            Response(content=content, status_code=row.response_status, headers=headers)
         )
     return IdempotencyClaim(api_key_id, organization_id, key, request_hash)
 
 
-async def store(conn: AsyncConnection, held: IdempotencyClaim, response: Response) -> None:
+async def store(
+    conn: AsyncConnection, held: IdempotencyClaim, response: Response, box: SecretBox
+) -> None:
     """Remember a successful response under the claimed key (same transaction as the work)."""
     headers = {k: v for k, v in response.headers.items() if k.lower() in _REPLAYED_HEADERS}
     await conn.execute(
@@ -125,7 +150,7 @@ async def store(conn: AsyncConnection, held: IdempotencyClaim, response: Respons
             "org": held.organization_id,
             "hash": held.request_hash,
             "status": response.status_code,
-            "body": bytes(response.body),
+            "body": _seal(box, bytes(response.body)),
             "headers": orjson.dumps(headers).decode(),
         },
     )

@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import func, insert, literal, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal import events
@@ -84,7 +84,11 @@ def merge_settings(current: dict[str, Any], patch: SettingsIn, box: SecretBox) -
                             integrations.get("crm"), item.api_key, box
                         ),
                     }
-            merged["integrations"] = integrations
+            if integrations:
+                merged["integrations"] = integrations
+            else:
+                # No integration left: drop the key, so removing nothing stays a no-op.
+                merged.pop("integrations", None)
         else:
             merged[key] = (
                 value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
@@ -238,13 +242,10 @@ async def list_children(
         organizations.c.created_at,
     ).where(organizations.c.parent_organization_id == parent_id)
     if cursor is not None:
+        # A row comparison is an index range condition on (parent, created_at, id).
         query = query.where(
-            or_(
-                organizations.c.created_at > cursor.created_at,
-                and_(
-                    organizations.c.created_at == cursor.created_at, organizations.c.id > cursor.id
-                ),
-            )
+            tuple_(organizations.c.created_at, organizations.c.id)
+            > tuple_(literal(cursor.created_at), literal(cursor.id))
         )
     rows = (
         await conn.execute(
