@@ -27,7 +27,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import DEFAULT_SERVER, cli_json, eal_server, percentile, scratch_database  # noqa: E402
+from _server import DEFAULT_SERVER, cli_json, eal_server, percentile, scratch_database
 
 PAGE = 200
 TARGET_PAGE = 5000

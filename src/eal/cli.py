@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,12 @@ import typer
 
 from eal.config import Settings, get_settings
 
-app = typer.Typer(help="eal: orchestration for restoration franchises.", no_args_is_help=True)
+# Tracebacks never print local variables: they hold database URLs and API keys.
+app = typer.Typer(
+    help="eal: orchestration for restoration franchises.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 orgs_app = typer.Typer(help="Organizations (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
@@ -38,15 +44,38 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _settings() -> Settings:
+    """The environment's settings; invalid ones end the command with a readable message."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        _fail(f"invalid configuration: {problems}", 2)
+        raise
+
+
 def _prepare(settings: Settings) -> Any:
     """Resolve (and start, if embedded) the database and apply migrations."""
+    from sqlalchemy.exc import DBAPIError
+
     from eal.db.migrate import upgrade_to_head
     from eal.db.url import resolve_database_url
     from eal.logging import configure_logging
 
     configure_logging(settings)
     url = resolve_database_url(settings.database_url, settings.data_dir)
-    upgrade_to_head(url)
+    try:
+        upgrade_to_head(url)
+    except (OSError, DBAPIError) as exc:
+        # Unreachable server, unknown database or role, bad password: say so, no traceback.
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        where = url.render_as_string(hide_password=True)
+        _fail(f"cannot use the database {where}: {reason}", 1)
     return url
 
 
@@ -80,7 +109,7 @@ def migrate() -> None:
     """Apply pending database migrations."""
     from eal.db.migrate import head_revisions
 
-    settings = get_settings()
+    settings = _settings()
     url = _prepare(settings)
     _emit({"status": "ok", "revisions": head_revisions(url)})
 
@@ -99,7 +128,7 @@ def serve(
     from eal.app import create_app
     from eal.bootstrap import bootstrap_first_organization
 
-    settings = get_settings()
+    settings = _settings()
     url = _prepare(settings)
     settings = settings.model_copy(
         update={"database_url": url.render_as_string(hide_password=False)}
@@ -120,6 +149,10 @@ def serve(
                 },
             }
         )
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it; the default
+    # action would kill the process before exit handlers run, leaving the
+    # embedded PostgreSQL running. Exit normally instead.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         create_app(settings, run_worker=worker),
         host=host,
@@ -130,12 +163,16 @@ def serve(
     )
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @app.command("worker")
 def worker_command() -> None:
     """Run a background worker (webhook deliveries, maintenance) until interrupted."""
     from eal.worker.main import run_forever
 
-    settings = get_settings()
+    settings = _settings()
     url = _prepare(settings)
     settings = settings.model_copy(
         update={"database_url": url.render_as_string(hide_password=False)}
@@ -151,12 +188,16 @@ def orgs_create(
     parent: Annotated[str | None, typer.Option(help="Parent organization id.")] = None,
 ) -> None:
     """Create an organization and print it as JSON."""
-    from eal.organizations.schemas import check_timezone
+    from typing import get_args
+
+    from eal.organizations.schemas import Industry, check_timezone
 
     try:
         check_timezone(timezone)
     except ValueError as exc:
         _fail(str(exc), 2)
+    if industry not in get_args(Industry):
+        _fail(f"--industry must be one of {', '.join(get_args(Industry))}", 2)
     name = name.strip()
     if not name or len(name) > 200:
         _fail("--name must be 1 to 200 characters", 2)
@@ -191,7 +232,7 @@ def orgs_create(
                 parent_id=parent_id,
             )
 
-    org = _run(get_settings(), work)
+    org = _run(_settings(), work)
     _emit(_jsonable(org))
 
 
@@ -237,7 +278,7 @@ def keys_create(
                 name=name,
             )
 
-    _emit(_jsonable(_run(get_settings(), work)))
+    _emit(_jsonable(_run(_settings(), work)))
 
 
 @keys_app.command("revoke")
@@ -269,7 +310,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) ->
                 _fail(f"API key {kid} is already revoked", 2)
                 raise
 
-    _emit(_jsonable(_run(get_settings(), work)))
+    _emit(_jsonable(_run(_settings(), work)))
 
 
 @audit_app.command("verify")
@@ -285,12 +326,22 @@ def audit_verify(
             _fail("--org must be an organization id (UUID)", 2)
 
     async def work(db: Any) -> Any:
-        from eal.audit.chain import verify_chains
+        from sqlalchemy import select
 
-        async with db.system_transaction() as conn:
+        from eal.audit.chain import verify_chains
+        from eal.organizations.models import organizations
+
+        # One snapshot for the whole walk: appends committing meanwhile are not half-seen.
+        async with db.snapshot_transaction() as conn:
+            if org_id is not None:
+                exists = await conn.scalar(
+                    select(organizations.c.id).where(organizations.c.id == org_id)
+                )
+                if exists is None:
+                    _fail(f"organization {org_id} does not exist", 2)
             return await verify_chains(conn, org_id)
 
-    report = _run(get_settings(), work)
+    report = _run(_settings(), work)
     out: dict[str, Any] = {
         "ok": report.ok,
         "organizations": report.organizations,
@@ -320,7 +371,7 @@ def audit_purge() -> None:
         async with db.system_transaction() as conn:
             return await purge_expired_entries(conn)
 
-    _emit({"deleted": _run(get_settings(), work)})
+    _emit({"deleted": _run(_settings(), work)})
 
 
 def _jsonable(obj: Any) -> Any:
@@ -342,3 +393,7 @@ def _jsonable(obj: Any) -> Any:
 def main() -> None:
     """Entry point of the `eal` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,8 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "console")
 
 
 class Settings(BaseSettings):
@@ -61,6 +63,25 @@ class Settings(BaseSettings):
             if any(d < 0 for d in delays):
                 raise ValueError("EAL_WEBHOOK_RETRY_SCHEDULE delays must be >= 0 seconds")
             return delays
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _check_level(cls, value: object) -> object:
+        # uvicorn and logging both need a real level name; fail at start-up, not mid-serve.
+        if isinstance(value, str):
+            value = value.strip().upper()
+            if value not in LOG_LEVELS:
+                raise ValueError(f"EAL_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _check_format(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value not in LOG_FORMATS:
+                raise ValueError(f"EAL_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
         return value
 
     @property

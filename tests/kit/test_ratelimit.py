@@ -305,7 +305,10 @@ async def test_redis_bucket_expires_when_it_would_be_full(prefix: str) -> None:
 @pytest.mark.redis
 async def test_redis_concurrent_clients_share_exactly_one_burst(prefix: str) -> None:
     limiters = [
-        RedisRateLimiter(REDIS_URL, per_minute=1, burst=120, prefix=prefix) for _ in range(5)
+        # A generous timeout: on a busy CI machine a pool wait can pass 0.5 s, and a
+        # timed-out hit falls back to a per-process bucket, which this test must not see.
+        RedisRateLimiter(REDIS_URL, per_minute=1, burst=120, prefix=prefix, timeout=5.0)
+        for _ in range(5)
     ]
     try:
         decisions = await asyncio.gather(

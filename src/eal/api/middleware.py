@@ -36,6 +36,23 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
+async def _address_decision(scope: Scope) -> Any:
+    """Charge the client address's bucket for a response no route rate-limited.
+
+    Requests that reach no endpoint (unknown paths, 405s, oversized bodies)
+    still cost a token and still tell the client where it stands.
+    """
+    handles = getattr(getattr(scope.get("app"), "state", None), "eal", None)
+    if handles is None:
+        return None
+    client = scope.get("client")
+    try:
+        return await handles.rate_limiter.hit(f"ip:{client[0] if client else 'unknown'}")
+    except Exception:
+        log.warning("rate_limit_unavailable", path=scope.get("path"))
+        return None
+
+
 class EdgeMiddleware:
     """Request id, body limit, rate-limit and id headers, and the 500 envelope."""
 
@@ -72,6 +89,8 @@ class EdgeMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 decision = state.get("rate_limit")
+                if decision is None:
+                    decision = await _address_decision(scope)
                 if decision is not None:
                     present = {k.lower() for k, _ in headers}
                     for key, value in decision.headers().items():

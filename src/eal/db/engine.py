@@ -84,6 +84,20 @@ class Database:
         async with self.system.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def snapshot_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only schema-owner transaction that sees one snapshot throughout.
+
+        For long reads that must be consistent across statements (audit
+        verification) while writers keep committing.
+        """
+        async with self.system.connect() as raw:
+            conn = await raw.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            async with conn.begin():
+                yield conn
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.app.dispose()

@@ -4,13 +4,32 @@ from __future__ import annotations
 
 from sqlalchemy.engine import URL, make_url
 
+# libpq connection parameters that asyncpg does not take as keywords: passed
+# through, each would fail every connection with a TypeError. The engines set
+# their own application_name.
+_LIBPQ_ONLY = ("connect_timeout", "application_name")
+
 
 def async_url(raw: str) -> URL:
-    """Return `raw` as a SQLAlchemy URL that uses the asyncpg driver."""
+    """Return `raw` as a SQLAlchemy URL that uses the asyncpg driver.
+
+    Accepts the usual spellings (postgres://, postgresql://, +psycopg, +asyncpg)
+    and libpq-style query parameters: `sslmode` becomes asyncpg's `ssl` (same
+    values: disable, allow, prefer, require, verify-ca, verify-full);
+    `connect_timeout` and `application_name` are dropped.
+    """
     url = make_url(raw)
     if url.drivername in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
         url = url.set(drivername="postgresql+asyncpg")
-    return url
+    if url.drivername != "postgresql+asyncpg":
+        return url
+    query = dict(url.query)
+    sslmode = query.pop("sslmode", None)
+    if sslmode is not None and "ssl" not in query:
+        query["ssl"] = sslmode
+    for name in _LIBPQ_ONLY:
+        query.pop(name, None)
+    return url.set(query=query)
 
 
 def resolve_database_url(database_url: str | None, data_dir: object) -> URL:

@@ -115,7 +115,10 @@ BEGIN
   END IF;
   PERFORM set_config('app.organization_id', k.organization_id::text, true);
   IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' THEN
-    UPDATE api_keys a SET last_used_at = now() WHERE a.id = k.id;
+    -- SKIP LOCKED: the row lock lasts until the request's transaction ends, so a
+    -- concurrent request of the same key must not wait for it; that one records it.
+    UPDATE api_keys a SET last_used_at = now()
+      WHERE a.id = (SELECT b.id FROM api_keys b WHERE b.id = k.id FOR UPDATE SKIP LOCKED);
   END IF;
   RETURN QUERY SELECT k.id, k.organization_id, k.scopes, k.environment, o.parent_organization_id
     FROM organizations o WHERE o.id = k.organization_id;
@@ -167,15 +170,33 @@ CREATE POLICY platform_events_append ON platform_events FOR INSERT
   WITH CHECK (organization_id = eal_current_org());
 GRANT SELECT, INSERT ON platform_events TO eal_app;
 
+-- One row per organization: the last link of its chain (seq, hash) and the
+-- anchor, the link just before its oldest retained entry ((0, zero hash)
+-- until retention folds purged entries into it).
 CREATE TABLE audit_chain_heads (
   organization_id uuid PRIMARY KEY REFERENCES organizations(id),
   last_seq bigint NOT NULL,
-  last_hash bytea NOT NULL
+  last_hash bytea NOT NULL,
+  anchor_seq bigint NOT NULL DEFAULT 0,
+  anchor_hash bytea NOT NULL DEFAULT decode(repeat('00', 32), 'hex')
 );
 ALTER TABLE audit_chain_heads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_chain_heads FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_chain_heads_tenant ON audit_chain_heads
   USING (organization_id = eal_current_org()) WITH CHECK (organization_id = eal_current_org());
+
+-- The links (not the content) of entries removed by retention while an older
+-- entry of their chain is still held, so the chain still verifies across the
+-- gap. Retention folds them into the anchor once everything before them is gone.
+CREATE TABLE audit_chain_purged (
+  organization_id uuid NOT NULL REFERENCES organizations(id),
+  seq bigint NOT NULL,
+  prev_hash bytea NOT NULL,
+  hash bytea NOT NULL,
+  PRIMARY KEY (organization_id, seq)
+);
+ALTER TABLE audit_chain_purged ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_chain_purged FORCE ROW LEVEL SECURITY;
 
 -- The hash of one entry: its predecessor's hash followed by its own content.
 CREATE FUNCTION eal_audit_hash(prev bytea, id uuid, org uuid, seq bigint, action text,
@@ -188,15 +209,19 @@ RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- Links each new entry to its organization's chain. The chain head row lock
--- serialises appends per organization until the transaction ends.
+-- serialises appends per organization until the transaction ends. The head
+-- row is written once per statement (below), not once per entry: every write
+-- adds a row version that later lookups in the same transaction must step
+-- over, which made a bulk insert quadratic. Entries of the running statement
+-- are found through the (organization_id, seq) index instead.
 CREATE FUNCTION eal_audit_chain() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   head_seq bigint;
   head_hash bytea;
+  tail_seq bigint;
+  tail_hash bytea;
 BEGIN
-  -- Read under a row lock, then write once: one new head version per entry
-  -- keeps long transactions (bulk imports) from walking ever longer update chains.
   SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
     FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -206,16 +231,35 @@ BEGIN
     SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
       FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
   END IF;
+  SELECT e.seq, e.hash INTO tail_seq, tail_hash FROM platform_events e
+    WHERE e.organization_id = NEW.organization_id AND e.seq > head_seq
+    ORDER BY e.seq DESC LIMIT 1;
+  IF FOUND THEN
+    head_seq := tail_seq;
+    head_hash := tail_hash;
+  END IF;
   NEW.seq := head_seq + 1;
   NEW.prev_hash := head_hash;
   NEW.hash := eal_audit_hash(NEW.prev_hash, NEW.id, NEW.organization_id, NEW.seq, NEW.action,
                              NEW.source, NEW.correlation_id, NEW.payload, NEW.created_at);
-  UPDATE audit_chain_heads h SET last_seq = NEW.seq, last_hash = NEW.hash
-    WHERE h.organization_id = NEW.organization_id;
   RETURN NEW;
 END $$;
 CREATE TRIGGER platform_events_chain BEFORE INSERT ON platform_events
   FOR EACH ROW EXECUTE FUNCTION eal_audit_chain();
+
+-- Moves each organization's head to the last entry the statement appended.
+CREATE FUNCTION eal_audit_chain_head() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  UPDATE audit_chain_heads h SET last_seq = t.seq, last_hash = t.hash
+    FROM (SELECT DISTINCT ON (a.organization_id) a.organization_id, a.seq, a.hash
+            FROM appended a ORDER BY a.organization_id, a.seq DESC) t
+    WHERE h.organization_id = t.organization_id AND h.last_seq < t.seq;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER platform_events_chain_head AFTER INSERT ON platform_events
+  REFERENCING NEW TABLE AS appended
+  FOR EACH STATEMENT EXECUTE FUNCTION eal_audit_chain_head();
 
 -- Entries are immutable; only the retention job may delete entries older than 7 years.
 CREATE FUNCTION eal_audit_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -259,8 +303,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO eal_app;
 DOWNGRADE = r"""
 DROP TABLE IF EXISTS idempotency_keys;
 DROP TABLE IF EXISTS platform_events;
+DROP TABLE IF EXISTS audit_chain_purged;
 DROP TABLE IF EXISTS audit_chain_heads;
 DROP FUNCTION IF EXISTS eal_audit_chain();
+DROP FUNCTION IF EXISTS eal_audit_chain_head();
 DROP FUNCTION IF EXISTS eal_audit_immutable();
 DROP FUNCTION IF EXISTS eal_audit_no_truncate();
 DROP FUNCTION IF EXISTS eal_audit_hash(bytea, uuid, uuid, bigint, text, text, text, jsonb, timestamptz);

@@ -1,0 +1,108 @@
+"""Writing audit entries directly, for tests that need exact timestamps or many rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eal import events
+from eal.auth.context import Actor
+from eal.db.engine import Database
+
+_INSERT_AT = text(
+    "INSERT INTO platform_events (organization_id, action, source, payload, created_at, "
+    "seq, prev_hash, hash) VALUES (:org, :action, :source, CAST(:payload AS jsonb), "
+    "now() - CAST(CAST(:age AS text) AS interval), 0, ''::bytea, ''::bytea) RETURNING id, seq"
+)
+
+
+async def record_in_one_transaction(
+    db: Database,
+    organization_id: uuid.UUID,
+    count: int,
+    *,
+    action: str = "test.event",
+    source: str = "worker",
+) -> list[uuid.UUID]:
+    """Record `count` events in ONE tenant transaction (they all share now())."""
+    actor = Actor(organization_id=organization_id, source=source, correlation_id="corr_test")
+    ids = []
+    async with db.tenant_transaction(organization_id) as conn:
+        for n in range(count):
+            event = await events.record(conn, actor, action, {"n": n})
+            ids.append(event.id)
+    return ids
+
+
+async def insert_aged_entry(
+    db: Database,
+    organization_id: uuid.UUID,
+    age: str,
+    *,
+    action: str = "test.aged",
+    source: str = "system",
+    payload: dict[str, Any] | None = None,
+) -> tuple[uuid.UUID, int]:
+    """Insert one entry whose created_at is `age` (a PostgreSQL interval) in the past.
+
+    Runs as the schema owner; the chain trigger still assigns seq and hashes.
+    """
+    async with db.system_transaction() as conn:
+        row = (
+            await conn.execute(
+                _INSERT_AT,
+                {
+                    "org": organization_id,
+                    "action": action,
+                    "source": source,
+                    "payload": orjson.dumps(payload or {}).decode(),
+                    "age": age,
+                },
+            )
+        ).one()
+    return row.id, row.seq
+
+
+async def bare_organization(db: Database, name: str = "Chain Test Co") -> uuid.UUID:
+    """An organization row with no audit entry at all (its chain has no head yet)."""
+    org_id = uuid.uuid4()
+    async with db.system_transaction() as conn:
+        await conn.execute(
+            text("INSERT INTO organizations (id, name) VALUES (:id, :name)"),
+            {"id": org_id, "name": name},
+        )
+    return org_id
+
+
+async def chain_rows(db: Database, organization_id: uuid.UUID) -> list[Any]:
+    """The organization's entries in chain order: seq, id, prev_hash, hash, payload."""
+    async with db.system_transaction() as conn:
+        result = await conn.execute(
+            text(
+                "SELECT seq, id, prev_hash, hash, payload, created_at FROM platform_events "
+                "WHERE organization_id = :org ORDER BY seq"
+            ),
+            {"org": organization_id},
+        )
+        return list(result.all())
+
+
+@asynccontextmanager
+async def tampering(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A superuser transaction with the audit log's protective triggers switched off.
+
+    Stands in for someone with direct database access editing the log.
+    """
+    triggers = ("platform_events_immutable", "platform_events_chain")
+    async with db.system_transaction() as conn:
+        for trigger in triggers:
+            await conn.execute(text(f"ALTER TABLE platform_events DISABLE TRIGGER {trigger}"))
+        yield conn
+        for trigger in triggers:
+            await conn.execute(text(f"ALTER TABLE platform_events ENABLE TRIGGER {trigger}"))
