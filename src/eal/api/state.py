@@ -29,3 +29,8 @@ def app_state(request: Request) -> AppState:
     """The AppState of the app serving this request."""
     state: AppState = request.app.state.eal
     return state
+
+
+async def app_state_dependency(request: Request) -> AppState:
+    """`app_state` as a dependency (async, so FastAPI calls it inline, not in a thread)."""
+    return app_state(request)

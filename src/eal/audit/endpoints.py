@@ -34,7 +34,7 @@ CSV_COLUMNS = (
 _FLUSH_BYTES = 64 * 1024
 
 
-def _filters(
+async def _filters(
     action: Annotated[str | None, Query(max_length=100, description="e.g. lead.updated")] = None,
     source: Annotated[str | None, Query(description="api | cron | n8n | worker | system")] = None,
     start_at: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,

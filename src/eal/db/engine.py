@@ -15,9 +15,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 APP_ROLE = "eal_app"
@@ -33,7 +35,8 @@ def create_engines(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping round trip per request: _drop_closed_connections (below)
+        # replaces connections the server has closed without asking it.
         pool_recycle=1800,
         connect_args={"server_settings": {"role": APP_ROLE, "application_name": "eal"}},
     )
@@ -45,7 +48,20 @@ def create_engines(
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "eal-system"}},
     )
+    event.listen(app.sync_engine, "checkout", _drop_closed_connections)
     return app, system
+
+
+def _drop_closed_connections(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Hand out no connection the server has already closed.
+
+    asyncpg notices a terminated backend or restarted server as soon as the
+    socket closes, so checking its flag catches what a ping would, for free.
+    DisconnectionError makes the pool discard it and open a fresh one.
+    """
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is None or driver.is_closed():
+        raise DisconnectionError("connection closed by the server")
 
 
 async def set_tenant(conn: AsyncConnection, organization_id: uuid.UUID | str | None) -> None:
