@@ -61,3 +61,18 @@ async def test_docs_page_is_served(client):
     assert r.status_code == 200
     assert "text/html" in r.headers["content-type"]
     assert "/openapi.json" in r.text
+
+
+async def test_openapi_documents_the_error_envelope_not_fastapis_default(client) -> None:
+    doc = (await client.get("/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert set(schemas["ErrorEnvelope"]["properties"]) == {"error"}
+    create = doc["paths"]["/api/v1/organizations"]["post"]["responses"]
+    for status in ("401", "403", "422", "429"):
+        ref = create[status]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/ErrorEnvelope"
+    # The invite endpoint takes no key, and health takes it optionally.
+    accept = doc["paths"]["/api/v1/invites/{token}/accept"]["post"]
+    assert "401" not in accept["responses"] and "security" not in accept
+    assert {} in doc["paths"]["/api/v1/health"]["get"]["security"]
