@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,11 +14,13 @@ from fastapi.routing import APIRoute
 from eal import __version__
 from eal.api.errors import install_error_handlers
 from eal.api.middleware import EdgeMiddleware
+from eal.api.openapi import build_openapi
 from eal.api.responses import FastJSONResponse
 from eal.api.state import AppState
 from eal.config import Settings, get_settings
 from eal.db.engine import Database
 from eal.db.url import resolve_database_url
+from eal.geo import load_postal_index
 from eal.kit.ratelimit import make_rate_limiter
 from eal.kit.secretbox import SecretBox, load_secret_key
 
@@ -56,6 +59,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.eal = state
+        # Build the postal-code index now, not on the first scored lead.
+        await asyncio.to_thread(load_postal_index)
         background: list[Any] = []
         if run_worker:
             from eal.worker.runner import start_in_process
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
     )
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware)
     for router in _routers():
@@ -91,6 +97,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 def _routers() -> list[Any]:
     from eal.api.health import router as health
     from eal.audit.endpoints import router as audit
+    from eal.leads.endpoints import router as leads
     from eal.organizations.endpoints import router as organizations
+    from eal.weather.endpoints import router as weather
+    from eal.webhooks.endpoints import router as webhooks
 
-    return [health, organizations, audit]
+    return [health, organizations, audit, leads, weather, webhooks]

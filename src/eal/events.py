@@ -115,4 +115,9 @@ async def record(
         payload=body,
         created_at=row.created_at,
     )
+    # One more statement queues this entry's webhook deliveries (if any endpoint
+    # subscribes) so they commit or roll back with the change itself.
+    from eal.webhooks.events import enqueue_deliveries
+
+    await enqueue_deliveries(conn, event, data)
     return event

@@ -293,7 +293,11 @@ async def update_organization(
         raise NotFound(f"Organization {organization_id} not found.")
     current = (
         await conn.execute(
-            select(organizations).where(organizations.c.id == organization_id).with_for_update()
+            # NO KEY UPDATE: a concurrent audit insert's foreign-key check takes KEY SHARE
+            # on this row while holding the chain head; FOR UPDATE would deadlock with it.
+            select(organizations)
+            .where(organizations.c.id == organization_id)
+            .with_for_update(key_share=True)
         )
     ).first()
     if current is None:

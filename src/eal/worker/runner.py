@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from eal.api.state import AppState
+from eal.webhooks.worker import deliver_webhooks
 from eal.worker.periodic import PERIODIC_JOBS, run_job
 
 log = structlog.get_logger(__name__)
@@ -22,7 +23,7 @@ log = structlog.get_logger(__name__)
 Consumer = Callable[[AppState, asyncio.Event], Coroutine[Any, Any, None]]
 """A long-running queue consumer; it returns when the stop event is set."""
 
-CONSUMERS: list[Consumer] = []
+CONSUMERS: list[Consumer] = [deliver_webhooks]
 
 
 async def run_periodic(state: AppState, stop: asyncio.Event, tick: float = 30.0) -> None:

@@ -1,0 +1,442 @@
+"""Leads: create (scored on the way in), read, list, update, re-score. No HTTP here.
+
+Every change writes one audit entry in the caller's transaction. Scoring is
+the pure engine of :mod:`eal.leads.scoring`; this module only gathers its
+inputs (the lead, the organization's settings, recent weather) in one query.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import structlog
+from sqlalchemy import JSON, Integer, Select, bindparam, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eal import events
+from eal.auth.context import Actor
+from eal.errors import NotFound, ValidationFailed
+from eal.kit.clock import utcnow
+from eal.kit.cursor import Cursor, encode_cursor
+from eal.leads import scoring_weights
+from eal.leads.models import leads
+from eal.leads.schemas import LeadCreate, LeadOut, LeadUpdate
+from eal.leads.scoring import (
+    LeadSignals,
+    ScoreResult,
+    ScoringContext,
+    WeatherEvent,
+    score_lead,
+)
+
+log = structlog.get_logger(__name__)
+
+#: Scoring reads at most this many of an organization's recent weather events.
+MAX_WEATHER_EVENTS = 200
+
+LIST_COLUMNS = (
+    leads.c.id,
+    leads.c.organization_id,
+    leads.c.name,
+    leads.c.company,
+    leads.c.email,
+    leads.c.source,
+    leads.c.lead_score,
+    leads.c.pipeline_stage,
+    leads.c.industry,
+    leads.c.company_size,
+    leads.c.created_at,
+    leads.c.updated_at,
+)
+
+# Statements are built once: building and cache-keying a 27-column INSERT or a
+# filtered SELECT costs more CPU (~0.2 ms) than scoring the lead.
+_BY_ID = (leads.c.organization_id == bindparam("b_org"), leads.c.id == bindparam("b_id"))
+INSERT_LEAD = insert(leads).returning(*leads.c)
+SELECT_LEAD = select(leads).where(*_BY_ID)
+# FOR NO KEY UPDATE: serialises pushes of one lead without blocking the foreign-key
+# checks (KEY SHARE) that audit and delivery inserts make.
+LOCK_LEAD = SELECT_LEAD.with_for_update(key_share=True)
+# The SET clause is the set of column keys in the parameters of each execution.
+UPDATE_LEAD = update(leads).where(*_BY_ID).returning(*leads.c)
+
+
+# --- Shapes ----------------------------------------------------------------
+
+
+def crm_sync_out(row: Any) -> dict[str, Any] | None:
+    """The lead's CRM sync state, or None when it was never pushed."""
+    if row.crm_status is None:
+        return None
+    return {
+        "vendor": row.crm_vendor,
+        "external_id": row.crm_external_id,
+        "status": row.crm_status,
+        "last_synced_at": row.crm_last_synced_at,
+        "error": row.crm_error,
+    }
+
+
+def list_item_out(row: Any) -> dict[str, Any]:
+    """A lead as list pages show it."""
+    return {column.name: getattr(row, column.name) for column in LIST_COLUMNS}
+
+
+def lead_out(row: Any) -> dict[str, Any]:
+    """A leads row as GET /leads/{id} returns it."""
+    out = list_item_out(row)
+    for name in (
+        "phone",
+        "pain_points",
+        "timeline",
+        "budget_range",
+        "ai_reasoning",
+        "qualification_completed_at",
+        "scored_at",
+        "postal_code",
+        "address",
+        "message",
+        "form_started_at",
+        "form_submitted_at",
+    ):
+        out[name] = getattr(row, name)
+    out["crm_sync"] = crm_sync_out(row)
+    return out
+
+
+def lead_event_data(out: dict[str, Any]) -> dict[str, Any]:
+    """The lead as JSON (what GET returns), for an event's webhook `data`."""
+    return LeadOut.model_validate(out).model_dump(mode="json")
+
+
+def now_ms() -> datetime:
+    """The current time at the API's precision (milliseconds).
+
+    Stored timestamps equal the ones responses show, so a client can pass a
+    lead's created_at back as a start_at/end_at bound and match that lead.
+    """
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# --- Validation ------------------------------------------------------------
+
+
+def check_contact(name: str | None, company: str | None, email: str | None) -> None:
+    """A lead needs an email, or a name and a company; else a 422 naming the fields."""
+    if email is not None or (name is not None and company is not None):
+        return
+    message = "required: give an email, or both name and company"
+    fields = [{"field": "email", "message": message}]
+    if name is None:
+        fields.append({"field": "name", "message": message})
+    if company is None:
+        fields.append({"field": "company", "message": message})
+    names = ", ".join(f["field"] for f in fields)
+    raise ValidationFailed(f"{names}: {message}", details={"fields": fields})
+
+
+# --- Scoring context ---------------------------------------------------------
+
+# Settings and recent weather in one round trip. The weather window is
+# indexed by (organization_id, occurred_at).
+_CONTEXT = text(
+    "SELECT o.settings, o.updated_at, coalesce(("
+    "  SELECT json_agg(json_build_array(w.id, w.event_type, w.postal_codes, w.occurred_at))"
+    "  FROM (SELECT id, event_type, postal_codes, occurred_at FROM weather_events"
+    "        WHERE organization_id = :org AND occurred_at >= :since AND occurred_at <= :until"
+    "        ORDER BY occurred_at DESC LIMIT :max_events) w"
+    "), '[]'::json) AS weather "
+    "FROM organizations o WHERE o.id = :org"
+).columns(settings=JSONB, weather=JSON)
+
+_CACHE_SIZE = 4096
+# Parsed settings per (organization, settings version) and parsed events per
+# id: a service area of thousands of postal codes is parsed once, not per lead.
+_settings_cache: OrderedDict[tuple[uuid.UUID, datetime], ScoringContext] = OrderedDict()
+_weather_cache: OrderedDict[str, WeatherEvent] = OrderedDict()
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    if len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def _settings_context(
+    organization_id: uuid.UUID, version: datetime, settings: dict[str, Any], at: datetime
+) -> ScoringContext:
+    key = (organization_id, version)
+    template = _settings_cache.get(key)
+    if template is None:
+        try:
+            template = ScoringContext.from_settings(settings, now=at)
+        except ValueError as exc:
+            # Settings are validated when written; should an old or hand-edited
+            # value not parse, the lead is still taken and scored without it.
+            log.warning(
+                "lead_scoring_settings_unusable",
+                organization_id=str(organization_id),
+                error=str(exc),
+            )
+            template = ScoringContext(now=at)
+        _remember(_settings_cache, key, template)
+    return template
+
+
+def _weather_event(raw: list[Any]) -> WeatherEvent | None:
+    event_id = str(raw[0])
+    event = _weather_cache.get(event_id)
+    if event is None:
+        try:
+            event = WeatherEvent(
+                type=raw[1],
+                postal_codes=tuple(raw[2]),
+                occurred_at=datetime.fromisoformat(raw[3]),
+            )
+        except ValueError:
+            log.warning("weather_event_unusable", weather_event_id=event_id)
+            return None
+        _remember(_weather_cache, event_id, event)
+    return event
+
+
+async def scoring_context(
+    conn: AsyncConnection, organization_id: uuid.UUID, at: datetime
+) -> ScoringContext:
+    """The organization's scoring context for a lead that arrived at `at`.
+
+    Weather counts when it occurred in the `WEATHER_RECENT_DAYS` before `at`,
+    so re-scoring a lead later judges it by the weather of its arrival.
+    """
+    since = at - timedelta(days=scoring_weights.WEATHER_RECENT_DAYS)
+    row = (
+        await conn.execute(
+            _CONTEXT,
+            {"org": organization_id, "since": since, "until": at, "max_events": MAX_WEATHER_EVENTS},
+        )
+    ).one()
+    template = _settings_context(organization_id, row.updated_at, row.settings, at)
+    weather = tuple(e for e in map(_weather_event, row.weather) if e is not None)
+    return replace(template, now=at, weather_events=weather)
+
+
+def signals_of(values: Any, *, pain_points: str | None) -> LeadSignals:
+    """Scoring signals from a lead row or a LeadCreate (same attribute names)."""
+    return LeadSignals(
+        message=values.message,
+        pain_points=pain_points,
+        name=values.name,
+        company=values.company,
+        email=values.email,
+        phone=values.phone,
+        source=values.source,
+        industry=values.industry,
+        company_size=values.company_size,
+        postal_code=values.postal_code,
+        form_started_at=values.form_started_at,
+        form_submitted_at=values.form_submitted_at,
+    )
+
+
+def contributions_out(result: ScoreResult) -> list[dict[str, Any]]:
+    """Each contribution as {signal, label, value}."""
+    return [{"signal": c.code, "label": c.label, "value": c.value} for c in result.contributions]
+
+
+# --- Commands and queries ----------------------------------------------------
+
+
+async def create_lead(conn: AsyncConnection, actor: Actor, body: LeadCreate) -> dict[str, Any]:
+    """Insert a lead, scored now, and record `lead.created`."""
+    check_contact(body.name, body.company, body.email)
+    now = now_ms()
+    organization_id = actor.organization_id
+    context = await scoring_context(conn, organization_id, now)
+    result = score_lead(signals_of(body, pain_points=None), context)
+    values = body.model_dump()
+    values.update(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        pipeline_stage=body.pipeline_stage.value,
+        lead_score=result.score,
+        ai_reasoning=result.reasoning,
+        pain_points=result.pain_points,
+        timeline=result.timeline,
+        qualification_completed_at=now,
+        scored_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    row = (await conn.execute(INSERT_LEAD, values)).one()
+    out = lead_out(row)
+    await events.record(
+        conn,
+        actor,
+        "lead.created",
+        {
+            "lead_id": str(row.id),
+            "source": row.source,
+            "pipeline_stage": row.pipeline_stage,
+            "lead_score": row.lead_score,
+        },
+        data=lead_event_data(out),
+    )
+    return out
+
+
+async def _locked(conn: AsyncConnection, organization_id: uuid.UUID, lead_id: uuid.UUID) -> Any:
+    row = (await conn.execute(LOCK_LEAD, {"b_org": organization_id, "b_id": lead_id})).first()
+    if row is None:
+        raise NotFound(f"Lead {lead_id} not found.")
+    return row
+
+
+async def get_lead(
+    conn: AsyncConnection, organization_id: uuid.UUID, lead_id: uuid.UUID
+) -> dict[str, Any]:
+    """One lead of the organization (another tenant's id is a 404)."""
+    row = (await conn.execute(SELECT_LEAD, {"b_org": organization_id, "b_id": lead_id})).first()
+    if row is None:
+        raise NotFound(f"Lead {lead_id} not found.")
+    return lead_out(row)
+
+
+@lru_cache(maxsize=32)
+def _list_statement(stage: bool, source: bool, start: bool, end: bool, after: bool) -> Select[Any]:
+    """The page query for one combination of filters (built once per combination)."""
+    query = select(*LIST_COLUMNS).where(leads.c.organization_id == bindparam("org"))
+    if stage:
+        query = query.where(leads.c.pipeline_stage == bindparam("stage"))
+    if source:
+        query = query.where(leads.c.source == bindparam("source"))
+    if start:
+        query = query.where(leads.c.created_at >= bindparam("start_at"))
+    if end:
+        query = query.where(leads.c.created_at <= bindparam("end_at"))
+    if after:
+        # A row comparison is an index range condition, so page 10,000 starts
+        # where it should instead of filtering every row before it.
+        query = query.where(
+            tuple_(leads.c.created_at, leads.c.id)
+            < tuple_(
+                bindparam("after_at", type_=leads.c.created_at.type),
+                bindparam("after_id", type_=leads.c.id.type),
+            )
+        )
+    return query.order_by(leads.c.created_at.desc(), leads.c.id.desc()).limit(
+        bindparam("limit", type_=Integer)
+    )
+
+
+async def list_leads(
+    conn: AsyncConnection,
+    organization_id: uuid.UUID,
+    cursor: Cursor | None,
+    limit: int,
+    *,
+    pipeline_stage: str | None = None,
+    source: str | None = None,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, keyset-paginated on (created_at, id); filters are ANDed."""
+    query = _list_statement(
+        pipeline_stage is not None,
+        source is not None,
+        start_at is not None,
+        end_at is not None,
+        cursor is not None,
+    )
+    params: dict[str, Any] = {
+        "org": organization_id,
+        "stage": pipeline_stage,
+        "source": source,
+        "start_at": start_at,
+        "end_at": end_at,
+        "limit": limit + 1,
+    }
+    if cursor is not None:
+        params.update(after_at=cursor.created_at, after_id=cursor.id)
+    rows = (await conn.execute(query, params)).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    # Rows of LIST_COLUMNS already have the list item's keys.
+    return [r._asdict() for r in page], next_cursor
+
+
+async def update_lead(
+    conn: AsyncConnection, actor: Actor, lead_id: uuid.UUID, body: LeadUpdate
+) -> dict[str, Any]:
+    """Apply whitelisted field changes; one `lead.updated` entry with the real diff."""
+    row = await _locked(conn, actor.organization_id, lead_id)
+    sent = {k: (v.value if hasattr(v, "value") else v) for k, v in body.changes().items()}
+    before = {name: getattr(row, name) for name in sent}
+    changes = events.diff(before, sent)
+    if not changes:
+        return lead_out(row)
+    merged = {n: sent.get(n, getattr(row, n)) for n in ("name", "company", "email")}
+    check_contact(merged["name"], merged["company"], merged["email"])
+    values = {name: change["to"] for name, change in changes.items()}
+    values.update(updated_at=now_ms(), b_org=actor.organization_id, b_id=lead_id)
+    row = (await conn.execute(UPDATE_LEAD, values)).one()
+    out = lead_out(row)
+    await events.record(
+        conn,
+        actor,
+        "lead.updated",
+        {"lead_id": str(lead_id), "diff": changes},
+        data=lead_event_data(out),
+    )
+    return out
+
+
+async def rescore_lead(
+    conn: AsyncConnection, actor: Actor, lead_id: uuid.UUID
+) -> tuple[dict[str, Any], ScoreResult]:
+    """Score the lead again from its current fields and the latest settings.
+
+    Pain points and timeline are filled only when empty: values a person set
+    are never overwritten by the scorer.
+    """
+    row = await _locked(conn, actor.organization_id, lead_id)
+    context = await scoring_context(conn, actor.organization_id, row.created_at)
+    result = score_lead(signals_of(row, pain_points=row.pain_points), context)
+    now = now_ms()
+    values: dict[str, Any] = {
+        "lead_score": result.score,
+        "ai_reasoning": result.reasoning,
+        "pain_points": row.pain_points if row.pain_points is not None else result.pain_points,
+        "timeline": row.timeline if row.timeline is not None else result.timeline,
+    }
+    changes = events.diff({name: getattr(row, name) for name in values}, values)
+    row = (
+        await conn.execute(
+            UPDATE_LEAD,
+            {
+                **values,
+                "scored_at": now,
+                "qualification_completed_at": now,
+                "updated_at": now,
+                "b_org": actor.organization_id,
+                "b_id": lead_id,
+            },
+        )
+    ).one()
+    await events.record(
+        conn,
+        actor,
+        "lead.scored",
+        {
+            "lead_id": str(lead_id),
+            "diff": changes,
+            "contributions": contributions_out(result),
+        },
+    )
+    return lead_out(row), result

@@ -1,0 +1,166 @@
+"""Webhook event names, public ids, delivery bodies, and the fan-out of one audit entry.
+
+`events.record` calls :func:`enqueue_deliveries` in its caller's transaction, so
+deliveries commit (and are announced to workers) exactly when the change does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eal.kit.clock import isoformat
+
+if TYPE_CHECKING:
+    from eal.events import RecordedEvent
+
+AUDIT_STREAM = "audit.log.event"
+"""Subscribers of this event receive every audit entry of their organization."""
+
+EVENT_TYPES: tuple[str, ...] = (
+    "call.received",
+    "call.classified",
+    "call.qualified",
+    "lead.created",
+    "lead.updated",
+    "outreach.email.sent",
+    "outreach.email.replied",
+    "claim.scope.ready",
+    "review.requested",
+    "review.received",
+    AUDIT_STREAM,
+)
+"""The event names a webhook may subscribe to (API reference, "Webhook events")."""
+
+NOTIFY_CHANNEL = "eal_webhooks"
+"""LISTEN/NOTIFY channel: an empty payload means "deliveries are due"; `cancel:<id>`
+means the endpoint was deleted or disabled and its in-flight sends should stop."""
+
+EVENT_ID_PREFIX = "evt_"
+DELIVERY_ID_PREFIX = "whd_"
+
+
+def public_event_id(event_id: uuid.UUID) -> str:
+    """The `id` of a delivery body: `evt_` + the audit entry's id as 32 hex digits."""
+    return EVENT_ID_PREFIX + event_id.hex
+
+
+def public_delivery_id(delivery_id: uuid.UUID) -> str:
+    """A delivery's public id (`X-EAL-Delivery`, `webhook-id`): `whd_` + 32 hex digits."""
+    return DELIVERY_ID_PREFIX + delivery_id.hex
+
+
+def parse_delivery_id(value: str) -> uuid.UUID | None:
+    """The uuid behind a public delivery id, or None when `value` is not one."""
+    if not value.startswith(DELIVERY_ID_PREFIX):
+        return None
+    digits = value[len(DELIVERY_ID_PREFIX) :]
+    if len(digits) != 32:
+        return None
+    try:
+        return uuid.UUID(hex=digits)
+    except ValueError:
+        return None
+
+
+def _json_default(value: Any) -> Any:
+    # Datetimes are rendered exactly as the API renders them (ms, UTC, "Z").
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    """JSON text of `value` with API-style timestamps (used for delivery bodies)."""
+    return orjson.dumps(
+        value, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME
+    ).decode("utf-8")
+
+
+def event_body(
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    created_at: datetime,
+    organization_id: uuid.UUID,
+    data: Any,
+) -> str:
+    """The JSON body of a delivery: `{"id", "type", "created_at", "organization_id", "data"}`."""
+    return dumps(
+        {
+            "id": public_event_id(event_id),
+            "type": event_type,
+            "created_at": isoformat(created_at),
+            "organization_id": str(organization_id),
+            "data": data,
+        }
+    )
+
+
+# One statement per audit entry: a delivery for every enabled endpoint of the
+# organization subscribed to the entry's action, and one for every subscriber
+# of the audit stream. The insert trigger sends the NOTIFY (at commit).
+_FANOUT = text(
+    "INSERT INTO webhook_deliveries (organization_id, endpoint_id, event_id, event_type, body) "
+    "SELECT e.organization_id, e.id, :event_id, t.event_type, t.body "
+    "FROM webhook_endpoints e "
+    "JOIN (VALUES (CAST(:action_type AS text), CAST(:action_body AS text)), "
+    "(CAST(:audit_type AS text), CAST(:audit_body AS text))) AS t(event_type, body) "
+    "ON t.event_type = ANY(e.events) "
+    "WHERE e.organization_id = :org AND e.enabled AND e.deleted_at IS NULL"
+)
+
+
+async def enqueue_deliveries(
+    conn: AsyncConnection, event: RecordedEvent, data: dict[str, Any] | None
+) -> None:
+    """Queue the deliveries of one recorded audit entry, in the caller's transaction.
+
+    The entry's action is a webhook event when it is one of :data:`EVENT_TYPES`;
+    its body's `data` is `data` (the resource as the API returns it), or the
+    audit payload when the caller gave none. `audit.log.event` subscribers get
+    the audit entry itself as `data`.
+    """
+    is_event = event.action in EVENT_TYPES and event.action != AUDIT_STREAM
+
+    def body(event_type: str, payload: Any) -> str:
+        return event_body(
+            event_id=event.id,
+            event_type=event_type,
+            created_at=event.created_at,
+            organization_id=event.organization_id,
+            data=payload,
+        )
+
+    await conn.execute(
+        _FANOUT,
+        {
+            "event_id": event.id,
+            "org": event.organization_id,
+            "action_type": event.action if is_event else None,
+            "action_body": (
+                body(event.action, data if data is not None else event.payload)
+                if is_event
+                else None
+            ),
+            "audit_type": AUDIT_STREAM,
+            "audit_body": body(AUDIT_STREAM, event.as_api()),
+        },
+    )

@@ -1,0 +1,132 @@
+"""Request and response bodies of the webhooks endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+
+from eal.kit.schemas import StrictBody, Timestamp
+from eal.webhooks.events import EVENT_TYPES
+
+Url = Annotated[str, Field(min_length=1, max_length=2048)]
+Description = Annotated[str, Field(max_length=500)]
+SECRET_WARNING = "Save this signing_secret now. It will not be shown again."
+ROTATE_WARNING = SECRET_WARNING + " The previous secret remains valid for 24 hours."
+
+
+def check_events(value: list[str]) -> list[str]:
+    """Event names must be known, non-empty and not repeated (order is kept)."""
+    if not value:
+        raise ValueError("must list at least one event")
+    unknown = [name for name in value if name not in EVENT_TYPES]
+    if unknown:
+        raise ValueError(f"unknown event {unknown[0]!r}; valid events: {', '.join(EVENT_TYPES)}")
+    if len(set(value)) != len(value):
+        raise ValueError("events must not repeat")
+    return value
+
+
+class WebhookCreate(StrictBody):
+    """POST /webhooks."""
+
+    url: Url
+    events: list[str] = Field(max_length=len(EVENT_TYPES))
+    description: Description | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        return check_events(value)
+
+
+class WebhookUpdate(StrictBody):
+    """PATCH /webhooks/{id}: only the fields sent change."""
+
+    events: list[str] | None = Field(default=None, max_length=len(EVENT_TYPES))
+    description: Description | None = None
+    enabled: bool | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str] | None) -> list[str]:
+        if value is None:
+            raise ValueError("must be a list of events, not null")
+        return check_events(value)
+
+    @field_validator("enabled")
+    @classmethod
+    def _enabled(cls, value: bool | None) -> bool:
+        if value is None:
+            raise ValueError("must be true or false, not null")
+        return value
+
+
+class WebhookOut(BaseModel):
+    """A webhook endpoint as the API shows it (never the secret itself)."""
+
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    description: str | None
+    signing_secret_prefix: str
+    enabled: bool
+    created_at: Timestamp
+    last_delivery_at: Timestamp | None
+    last_delivery_status: int | None
+
+
+class WebhookPage(BaseModel):
+    data: list[WebhookOut]
+    next_cursor: str | None
+
+
+class WebhookCreated(BaseModel):
+    """The response to a registration: the only time the secret is shown (with rotation)."""
+
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    description: str | None
+    signing_secret_prefix: str
+    enabled: bool
+    created_at: Timestamp
+    signing_secret: str
+    warning: str = Field(default=SECRET_WARNING, serialization_alias="_warning")
+
+
+class WebhookDeleted(BaseModel):
+    id: uuid.UUID
+    deleted: bool
+
+
+class SecretRotated(BaseModel):
+    """The new secret, shown once; the previous one stays valid until the given time."""
+
+    id: uuid.UUID
+    url: str
+    signing_secret_prefix: str
+    signing_secret: str
+    previous_secret_expires_at: Timestamp
+    warning: str = Field(default=ROTATE_WARNING, serialization_alias="_warning")
+
+
+class DeliveryOut(BaseModel):
+    """One delivery attempt (or a delivery still waiting for its attempt)."""
+
+    id: str
+    event: str
+    status: str
+    response_status: int | None
+    latency_ms: int | None
+    attempt: int
+    delivered_at: Timestamp | None
+    next_attempt_at: Timestamp | None
+    error: str | None
+    created_at: Timestamp
+
+
+class DeliveryPage(BaseModel):
+    data: list[DeliveryOut]
+    next_cursor: str | None

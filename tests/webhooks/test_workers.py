@@ -1,0 +1,283 @@
+"""Workers: several at once, a killed one, a slow receiver, and the ways workers are started."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from eal import events
+from eal.app import create_app
+from eal.auth.context import Actor
+from eal.config import Settings
+from eal.db.engine import Database
+from eal.webhooks.recording import purge_finished
+from eal.webhooks.worker import deliver_webhooks
+from eal.worker.runner import CONSUMERS
+from tests.factories import Factory
+from tests.webhooks.support import (
+    Received,
+    Receiver,
+    attempts_of,
+    create_webhook,
+    deliveries_of,
+    running_worker,
+    wait_for_rows,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _record_many(db: Database, organization_id: uuid.UUID, count: int) -> None:
+    async with db.tenant_transaction(organization_id) as conn:
+        for n in range(count):
+            await events.record(
+                conn, Actor(organization_id=organization_id), "lead.created", {}, data={"n": n}
+            )
+
+
+async def test_two_workers_never_send_the_same_attempt_twice(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    db: Database,
+    settings: Settings,
+    database_url: URL,
+) -> None:
+    tenant = await factory.tenant("Workers Two")
+
+    async def respond(_request: Received, _index: int) -> int:
+        await asyncio.sleep(0.003)
+        return 200
+
+    second_db = Database.connect(database_url)
+    try:
+        async with Receiver(respond) as rx_a, Receiver(respond) as rx_b:
+            hook_a = await create_webhook(client, tenant, rx_a.url)
+            hook_b = await create_webhook(client, tenant, rx_b.url)
+            await _record_many(db, tenant.id, 150)
+            async with running_worker(settings, db), running_worker(settings, second_db):
+                await rx_a.wait_for(150, within=30)
+                await rx_b.wait_for(150, within=30)
+                await asyncio.sleep(0.5)
+    finally:
+        await second_db.dispose()
+
+    for receiver, hook in ((rx_a, hook_a), (rx_b, hook_b)):
+        counts = collections.Counter(r.delivery_id for r in receiver.received)
+        assert len(counts) == 150
+        assert set(counts.values()) == {1}
+        attempts = await attempts_of(db, hook["id"])
+        assert len(attempts) == 150
+        assert {a.attempt for a in attempts} == {1}
+        assert {d.status for d in await deliveries_of(db, hook["id"])} == {"delivered"}
+    workers = {a.worker_id for h in (hook_a, hook_b) for a in await attempts_of(db, h["id"])}
+    assert len(workers) == 2, workers
+
+
+async def test_a_killed_worker_leaves_its_delivery_to_be_retried_after_the_lease(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    db: Database,
+    settings: Settings,
+    database_url: URL,
+) -> None:
+    tenant = await factory.tenant("Workers Killed")
+    hang = asyncio.Event()
+
+    async def respond(_request: Received, index: int) -> int:
+        if index == 0:
+            await hang.wait()  # the first attempt never gets an answer
+        return 200
+
+    lease = 3.0
+    async with Receiver(respond) as receiver:
+        hook = await create_webhook(client, tenant, receiver.url)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.webhooks.worker_process",
+            database_url.render_as_string(hide_password=False),
+            str(settings.secret_key),
+            str(lease),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
+            assert line.startswith(b"ready "), line
+            child_worker = line.decode().split(" ", 1)[1].strip()
+            await _record_many(db, tenant.id, 1)
+            (first,) = await receiver.wait_for(1)
+            (leased,) = await deliveries_of(db, hook["id"])
+            assert leased.leased_by == child_worker
+            assert leased.status == "pending" and leased.attempt == 1
+        finally:
+            if process.returncode is None:
+                os.kill(process.pid, signal.SIGKILL)
+            await process.wait()
+            if process.stdout is not None:
+                await process.stdout.read()
+        assert process.returncode == -signal.SIGKILL
+
+        async with running_worker(settings, db):
+            second = (await receiver.wait_for(2, within=lease + 10))[1]
+            (delivery,) = await wait_for_rows(
+                db,
+                "SELECT * FROM webhook_deliveries WHERE endpoint_id = :e",
+                {"e": uuid.UUID(hook["id"])},
+                lambda rows: rows[0].status == "delivered",
+            )
+        hang.set()
+
+    assert second.delivery_id == first.delivery_id
+    assert second.body == first.body
+    assert second.at - first.at >= lease - 0.5
+    assert delivery.attempt == 2
+    (attempt,) = await attempts_of(db, hook["id"])
+    assert (attempt.attempt, attempt.status) == (2, "delivered")
+    assert attempt.worker_id != child_worker
+
+
+async def test_a_slow_receiver_does_not_stall_others(
+    client: httpx.AsyncClient, factory: Factory, db: Database, settings: Settings
+) -> None:
+    tenant = await factory.tenant("Workers Slow")
+    release = asyncio.Event()
+    concurrent = 0
+    peak = 0
+
+    async def slow(_request: Received, _index: int) -> int:
+        nonlocal concurrent, peak
+        concurrent += 1
+        peak = max(peak, concurrent)
+        try:
+            await release.wait()
+        finally:
+            concurrent -= 1
+        return 200
+
+    async with Receiver(slow) as slow_rx, Receiver() as fast_rx:
+        await create_webhook(client, tenant, slow_rx.url)
+        await create_webhook(client, tenant, fast_rx.url)
+        async with running_worker(settings, db, per_endpoint_concurrency=4):
+            await _record_many(db, tenant.id, 20)
+            await fast_rx.wait_for(20, within=3)
+            assert len(slow_rx.received) == 4
+            release.set()
+            await slow_rx.wait_for(20, within=10)
+    assert peak == 4
+
+
+async def test_serve_runs_the_delivery_worker_in_process(
+    factory: Factory, settings: Settings
+) -> None:
+    assert deliver_webhooks in CONSUMERS
+    tenant = await factory.tenant("Workers Serve")
+    app = create_app(settings, run_worker=True)
+    async with Receiver() as receiver, app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            # The registration's own audit entry is the first event it receives.
+            hook = await create_webhook(c, tenant, receiver.url, ["audit.log.event"])
+            (request,) = await receiver.wait_for(1)
+    body = json.loads(request.body)
+    assert body["type"] == "audit.log.event"
+    assert body["data"]["action"] == "webhook.created"
+    assert body["data"]["payload"]["webhook_id"] == hook["id"]
+
+
+async def test_eal_worker_command_delivers_and_stops_cleanly(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    db: Database,
+    settings: Settings,
+    database_url: URL,
+    tmp_path: Path,
+) -> None:
+    tenant = await factory.tenant("Workers CLI")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EAL_", "DATABASE_"))}
+    env.update(
+        DATABASE_URL=database_url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        ),
+        EAL_DATA_DIR=str(tmp_path),
+        EAL_SECRET_KEY=str(settings.secret_key),
+        EAL_ALLOW_PRIVATE_WEBHOOK_URLS="1",
+        EAL_LOG_LEVEL="WARNING",
+    )
+    async with Receiver() as receiver:
+        await create_webhook(client, tenant, receiver.url)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from eal.cli import main; main()",
+            "worker",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            # The worker finds deliveries committed before it started, too.
+            await _record_many(db, tenant.id, 3)
+            await receiver.wait_for(3, within=30)
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 0
+    assert len({r.delivery_id for r in receiver.received}) == 3
+
+
+async def test_finished_deliveries_are_purged_after_30_days(
+    client: httpx.AsyncClient, factory: Factory, db: Database
+) -> None:
+    tenant = await factory.tenant("Workers Purge")
+    hook = await create_webhook(client, tenant, "http://127.0.0.1:9/")
+    await _record_many(db, tenant.id, 4)
+    old_done, old_open, new_done, _new_open = await deliveries_of(db, hook["id"])
+    async with db.system_transaction() as conn:
+        await conn.execute(
+            text(
+                "UPDATE webhook_deliveries SET status = 'delivered', next_attempt_at = NULL, "
+                "updated_at = now() - interval '31 days' WHERE id = :a;"
+            ),
+            {"a": old_done.id},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO webhook_attempts (organization_id, delivery_id, endpoint_id, "
+                "attempt, status) VALUES (:o, :d, :e, 1, 'delivered')"
+            ),
+            {"o": tenant.id, "d": old_done.id, "e": old_done.endpoint_id},
+        )
+        await conn.execute(
+            text(
+                "UPDATE webhook_deliveries SET updated_at = now() - interval '31 days' WHERE id = :b"
+            ),
+            {"b": old_open.id},
+        )
+        await conn.execute(
+            text(
+                "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL "
+                "WHERE id = :c"
+            ),
+            {"c": new_done.id},
+        )
+        removed = await purge_finished(conn)
+    assert removed >= 1
+    remaining = {d.id for d in await deliveries_of(db, hook["id"])}
+    assert old_done.id not in remaining  # finished and old: gone, with its attempts
+    assert {old_open.id, new_done.id} <= remaining  # still open, or finished recently
+    assert await attempts_of(db, hook["id"]) == []
