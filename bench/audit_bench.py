@@ -147,7 +147,9 @@ def main() -> None:
     print(f"entries seeded:           {args.entries:,} in {seed_s:.1f} s")
     print(f"page 1 latency (p50/p99): {p1:.1f} / {percentile(first, 99):.1f} ms (limit {PAGE})")
     print(f"page {target_page:,} latency (p50/p99): {pd:.1f} / {percentile(deep, 99):.1f} ms")
-    print(f"depth ratio page {target_page:,}/page 1: {ratio:.2f}  (target < 1.5: {'PASS' if ratio < 1.5 else 'FAIL'})")
+    print(
+        f"depth ratio page {target_page:,}/page 1: {ratio:.2f}  (target < 1.5: {'PASS' if ratio < 1.5 else 'FAIL'})"
+    )
     print(f"CSV export: {rows:,} rows in {export_s:.1f} s = {rows / export_s:,.0f} rows/s")
     print(
         f"server RSS: before {rss_before / 2**20:.0f} MB, peak {peak / 2**20:.0f} MB "
