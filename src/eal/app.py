@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from eal import __version__
 from eal.api.errors import install_error_handlers
@@ -75,13 +76,16 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             await state.rate_limiter.close()
             await state.db.dispose()
 
-    app = FastAPI(
+    # Swagger UI's assets are served by the service itself, so /docs works offline.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="eal API",
         version=__version__,
         summary="The orchestration layer between lead, call, job and follow-up.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        redirect_slashes=False,
         default_response_class=FastJSONResponse,
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,

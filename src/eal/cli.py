@@ -130,9 +130,13 @@ def serve(
 
     settings = _settings()
     url = _prepare(settings)
-    settings = settings.model_copy(
-        update={"database_url": url.render_as_string(hide_password=False)}
-    )
+    update: dict[str, Any] = {"database_url": url.render_as_string(hide_password=False)}
+    if "public_url" not in settings.model_fields_set:
+        # Links handed out (invite URLs) point at this server unless EAL_PUBLIC_URL says otherwise.
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
+        update["public_url"] = f"http://{shown_host}:{port}"
+    settings = settings.model_copy(update=update)
     created = asyncio.run(bootstrap_first_organization(url))
     if created is not None:
         _emit(

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -42,7 +43,8 @@ class Settings(BaseSettings):
     allow_private_webhook_urls: bool = Field(
         default=False, validation_alias="EAL_ALLOW_PRIVATE_WEBHOOK_URLS"
     )
-    webhook_retry_schedule: tuple[int, ...] = Field(
+    # NoDecode: the variable is "5,300,1800", not JSON; the validator below parses it.
+    webhook_retry_schedule: Annotated[tuple[int, ...], NoDecode] = Field(
         default=DEFAULT_WEBHOOK_RETRY_SCHEDULE, validation_alias="EAL_WEBHOOK_RETRY_SCHEDULE"
     )
     webhook_timeout_seconds: float = Field(

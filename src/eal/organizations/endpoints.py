@@ -54,6 +54,9 @@ async def create_child(
     body: OrganizationCreate, auth: AdminAuth, conn: DbConn, state: State
 ) -> dict[str, Any]:
     """Create a child organization and a 7-day admin invite for it."""
+    await service.check_outbound_urls(
+        body.settings, allow_private=state.settings.allow_private_webhook_urls
+    )
     return await service.create_child(
         conn, auth.actor, body, state.secret_box, public_url=state.settings.public_url
     )
@@ -68,6 +71,9 @@ async def update_organization(
     state: State,
 ) -> dict[str, Any]:
     """Update the name and settings of the caller's organization."""
+    await service.check_outbound_urls(
+        body.settings, allow_private=state.settings.allow_private_webhook_urls
+    )
     return await service.update_organization(
         conn,
         auth.actor,

@@ -79,8 +79,14 @@ class CrmSettingsIn(StrictBody):
     """CRM credentials; the api_key is stored encrypted and never returned."""
 
     vendor: Literal["jobnimbus"]
-    api_key: Annotated[str, Field(min_length=8, max_length=500)]
-    base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+    api_key: Annotated[str, Field(min_length=8, max_length=500)] | None = Field(
+        default=None,
+        description="Required the first time; omit it to keep the stored key and change the rest.",
+    )
+    base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = Field(
+        default=None,
+        description="The vendor's API base URL (tests, sandboxes); checked like webhook URLs.",
+    )
     lead_id_field: Annotated[str, Field(pattern=r"^cf_string_\d{1,3}$")] | None = Field(
         default=None,
         description="JobNimbus custom text field (e.g. cf_string_7) that holds eal's lead id, "

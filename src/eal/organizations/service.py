@@ -21,7 +21,8 @@ from eal.kit.clock import utcnow
 from eal.kit.cursor import Cursor, encode_cursor
 from eal.kit.secretbox import SecretBox, mask
 from eal.organizations.models import org_grants, org_invites, organizations
-from eal.organizations.schemas import GrantCreate, OrganizationCreate, SettingsIn
+from eal.organizations.schemas import CrmSettingsIn, GrantCreate, OrganizationCreate, SettingsIn
+from eal.webhooks.url_safety import UnsafeWebhookUrl, check_webhook_url
 
 INVITE_TTL = timedelta(days=7)
 INVITE_PREFIX = "itok_"
@@ -75,15 +76,7 @@ def merge_settings(current: dict[str, Any], patch: SettingsIn, box: SecretBox) -
                 if item is None:
                     integrations.pop(name, None)
                 elif name == "crm":
-                    integrations["crm"] = {
-                        "vendor": item.vendor,
-                        "base_url": item.base_url,
-                        "lead_id_field": item.lead_id_field,
-                        "api_key_hint": mask(item.api_key),
-                        "api_key_encrypted": _encrypt_unless_unchanged(
-                            integrations.get("crm"), item.api_key, box
-                        ),
-                    }
+                    integrations["crm"] = _crm_settings(integrations.get("crm"), item, box)
             if integrations:
                 merged["integrations"] = integrations
             else:
@@ -94,6 +87,39 @@ def merge_settings(current: dict[str, Any], patch: SettingsIn, box: SecretBox) -
                 value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
             )
     return merged
+
+
+def _crm_settings(stored: Any, item: CrmSettingsIn, box: SecretBox) -> dict[str, Any]:
+    """The stored form of CRM settings; without a new api_key the stored one is kept."""
+    if item.api_key is None:
+        if not isinstance(stored, dict) or stored.get("vendor") != item.vendor:
+            raise field_error(
+                "settings.integrations.crm.api_key",
+                f"is required: no {item.vendor} key is stored for this organization",
+            )
+        encrypted, hint = stored["api_key_encrypted"], stored["api_key_hint"]
+    else:
+        encrypted = _encrypt_unless_unchanged(stored, item.api_key, box)
+        hint = mask(item.api_key)
+    return {
+        "vendor": item.vendor,
+        "base_url": item.base_url,
+        "lead_id_field": item.lead_id_field,
+        "api_key_hint": hint,
+        "api_key_encrypted": encrypted,
+    }
+
+
+async def check_outbound_urls(settings: SettingsIn | None, *, allow_private: bool) -> None:
+    """Refuse vendor URLs that point into private networks, when the settings are saved."""
+    integrations = settings.integrations if settings else None
+    crm = integrations.crm if integrations else None
+    if crm is None or crm.base_url is None:
+        return
+    try:
+        await check_webhook_url(crm.base_url, allow_private=allow_private)
+    except UnsafeWebhookUrl as exc:
+        raise field_error("settings.integrations.crm.base_url", exc.reason) from exc
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "settings") -> dict[str, Any]:

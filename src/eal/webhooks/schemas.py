@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
 from eal.kit.schemas import StrictBody, Timestamp
 from eal.webhooks.events import EVENT_TYPES
@@ -46,7 +46,7 @@ class WebhookUpdate(StrictBody):
 
     events: list[str] | None = Field(default=None, max_length=len(EVENT_TYPES))
     description: Description | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
     @field_validator("events")
     @classmethod
