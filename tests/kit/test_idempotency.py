@@ -182,3 +182,30 @@ async def test_a_response_sealed_under_another_secret_key_is_not_rerun(
     error = assert_error(r, 409, "conflict")
     assert error["details"]["reason"] == "unreadable"
     assert await _children(db, parent.id) == ["Once"]
+
+
+def test_fingerprint_counts_json_by_content_not_bytes():
+    compact = request_fingerprint("POST", "/a", "", b'{"name":"X","industry":"mold"}')
+    spaced = request_fingerprint("POST", "/a", "", b'{ "industry": "mold",\n  "name": "X" }')
+    assert compact == spaced
+    assert compact != request_fingerprint("POST", "/a", "", b'{"name":"Y","industry":"mold"}')
+
+
+async def test_a_reserialised_retry_is_replayed_not_refused(client, factory, db):
+    parent = await factory.tenant("Reserialised Parent")
+    headers = {
+        **parent.headers,
+        "Idempotency-Key": "reserialised-1",
+        "Content-Type": "application/json",
+    }
+    first = await client.post(
+        ORGS, content=b'{"name":"Marietta","industry":"mold"}', headers=headers
+    )
+    assert first.status_code == 201, first.text
+    again = await client.post(
+        ORGS, content=b'{ "industry": "mold", "name": "Marietta" }', headers=headers
+    )
+    assert again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await _children(db, parent.id) == ["Marietta"]

@@ -57,7 +57,7 @@ def validation_error(exc: RequestValidationError) -> AppError:
         )
     fields = []
     for e in errors:
-        message = str(e.get("msg", "invalid"))
+        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         if e.get("type") == "extra_forbidden":
             message = "unknown field"
         fields.append({"field": _field_name(tuple(e.get("loc", ()))), "message": message})

@@ -70,10 +70,17 @@ class IdempotencyClaim:
 
 
 def request_fingerprint(method: str, path: str, query: str, body: bytes) -> bytes:
-    """What makes two requests 'the same' for replay purposes."""
+    """What makes two requests 'the same' for replay purposes.
+
+    A JSON body counts by its content, not its bytes: a client that re-serialises
+    the same object (other spacing, other key order) is retrying, not changing it.
+    """
     digest = hashlib.sha256()
     digest.update(f"{method} {path}?{query}\n".encode())
-    digest.update(body)
+    try:
+        digest.update(orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS))
+    except orjson.JSONDecodeError:
+        digest.update(body)
     return digest.digest()
 
 
@@ -116,7 +123,8 @@ async def claim(
     if row is not None:
         if bytes(row.request_hash) != request_hash:
             raise Conflict(
-                "This Idempotency-Key was already used with a different request body.",
+                "This Idempotency-Key was already used for a different request "
+                "(another method, path or body).",
                 details={"header": "Idempotency-Key", "reason": "body_mismatch"},
             )
         try:
