@@ -256,6 +256,8 @@ def keys_create(
         env = Environment(environment)
     except ValueError as exc:
         _fail(f"invalid option: {exc}", 2)
+    if name is not None and not 1 <= len(name.strip()) <= 200:
+        _fail("--name must be 1 to 200 characters", 2)
     if not scope_list:
         _fail("--scopes must name at least one of read, write, admin", 2)
 

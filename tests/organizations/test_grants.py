@@ -55,7 +55,7 @@ async def test_child_grants_its_parent_and_it_is_audited(client, factory, db):
     assert [c["grants"] for c in listed] == [["audit_log.read", "leads.read"]]
 
 
-async def test_expires_at_with_an_offset_is_normalised_to_utc(client, factory):
+async def test_expires_at_with_an_offset_is_normalised_to_utc(client, factory, db):
     parent, child = await _family(factory, "Offset")
     r = await client.post(
         f"{ORGS}/{child.id}/grants",
@@ -64,6 +64,8 @@ async def test_expires_at_with_an_offset_is_normalised_to_utc(client, factory):
     )
     assert r.status_code == 201, r.text
     assert r.json()["expires_at"] == "2099-01-01T10:00:00.000Z"
+    (entry,) = await audit_entries(db, child.id, "grant.created")
+    assert entry["payload"]["expires_at"] == "2099-01-01T10:00:00.000Z"
 
 
 async def test_granting_a_parent_that_is_not_yours_is_422_and_changes_nothing(client, factory, db):
@@ -92,8 +94,19 @@ async def test_a_parent_cannot_grant_itself_access_to_a_child(client, factory, d
     r = await client.post(
         f"{ORGS}/{child.id}/grants", json=_body(parent.id), headers=parent.headers
     )
-    assert_error(r, 404, "not_found")
+    # The parent knows the child (it lists it), so say why instead of "not found".
+    assert_error(r, 403, "forbidden")
+    assert "child organization" in r.json()["error"]["message"]
     assert await table_counts(db) == before
+
+
+async def test_granting_for_a_stranger_organization_is_404(client, factory, db):
+    stranger = await factory.tenant("Grant Stranger")
+    other = await factory.tenant("Grant Other")
+    r = await client.post(
+        f"{ORGS}/{other.id}/grants", json=_body(uuid.uuid4()), headers=stranger.headers
+    )
+    assert_error(r, 404, "not_found")
 
 
 @pytest.mark.parametrize(

@@ -347,3 +347,15 @@ def test_documented_receiver_accepts_signed_and_refuses_tampered(
         unsigned = client.post(url, content=BODY)
     assert (ok.status_code, bad.status_code, unsigned.status_code) == (204, 400, 400)
     assert accepted == [BODY]
+
+
+def test_verify_accepts_a_text_body_as_its_utf8_bytes() -> None:
+    from eal.webhooks import verify as verify_delivery
+    from eal.webhooks.signing import generate_secret, signature_headers
+
+    secret = generate_secret()
+    body = '{"type":"lead.created","data":{"name":"Zoë"}}'
+    headers = signature_headers(
+        [secret], body=body.encode(), timestamp=1_800_000_000, delivery_id="whd_1", event_type="x"
+    )
+    verify_delivery(secret, headers, body, now=1_800_000_000)

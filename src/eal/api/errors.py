@@ -108,6 +108,9 @@ def install_error_handlers(app: FastAPI) -> None:
             404: f"No route for {request.method} {request.url.path}.",
             405: f"Method {request.method} is not allowed on {request.url.path}.",
         }
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's wording for bodies it cannot decode (bad UTF-8, nesting too deep).
+            messages[400] = "The request body is not valid JSON."
         message = messages.get(exc.status_code) or str(exc.detail)
         error = cls(message, headers=dict(exc.headers or {}))
         if exc.status_code not in _STATUS_ERRORS:

@@ -16,8 +16,8 @@ from eal.auth import service as keys_service
 from eal.auth.context import Actor
 from eal.auth.scopes import Environment, Scope
 from eal.db.engine import set_tenant
-from eal.errors import Conflict, NotFound, field_error
-from eal.kit.clock import utcnow
+from eal.errors import Conflict, Forbidden, NotFound, field_error
+from eal.kit.clock import isoformat, utcnow
 from eal.kit.cursor import Cursor, encode_cursor
 from eal.kit.secretbox import SecretBox, mask
 from eal.organizations.models import org_grants, org_invites, organizations
@@ -366,6 +366,17 @@ async def create_grant(
 ) -> dict[str, Any]:
     """The caller (a child) grants its parent read scopes until `expires_at`."""
     if organization_id != actor.organization_id:
+        is_child = await conn.scalar(
+            select(organizations.c.id).where(
+                organizations.c.id == organization_id,
+                organizations.c.parent_organization_id == actor.organization_id,
+            )
+        )
+        if is_child is not None:
+            raise Forbidden(
+                "Only the child organization can grant its parent access: "
+                "use an admin key of that organization."
+            )
         raise NotFound(f"Organization {organization_id} not found.")
     parent = await conn.scalar(
         select(organizations.c.parent_organization_id).where(organizations.c.id == organization_id)
@@ -400,7 +411,7 @@ async def create_grant(
             "grant_id": str(row.id),
             "parent_organization_id": str(parent),
             "scopes": scopes,
-            "expires_at": body.expires_at.isoformat(),
+            "expires_at": isoformat(body.expires_at),
         },
     )
     return {

@@ -32,7 +32,7 @@ class WebhookVerificationError(Exception):
 def verify(
     secret: str,
     headers: Mapping[str, str],
-    body: bytes,
+    body: bytes | str,
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
     *,
     now: int | None = None,
@@ -76,6 +76,9 @@ def verify(
         raise WebhookVerificationError(
             f"secret must be the full 'whsec_...' signing secret: {exc}"
         ) from exc
+    if isinstance(body, str):
+        # Frameworks that hand over text decoded it from UTF-8; the signature covers the bytes.
+        body = body.encode("utf-8")
     lowered = {name.lower(): value for name, value in headers.items()}
     current = int(time.time()) if now is None else now
 
