@@ -7,6 +7,7 @@ response, error responses included.
 
 from __future__ import annotations
 
+import gc
 import re
 import secrets
 from typing import Any
@@ -53,6 +54,24 @@ async def _address_decision(scope: Scope) -> Any:
         return None
 
 
+def _freeze_after_startup(send: Send) -> Send:
+    """`send` for the lifespan scope, moving start-up objects out of the collector's view.
+
+    What exists once start-up is complete (some 300,000 objects: modules, the
+    postal-code index, ...) lives as long as the process. Python's full
+    garbage collections walked all of it every time, pausing every request
+    in flight for 60-200 ms; frozen objects are skipped.
+    """
+
+    async def send_and_freeze(message: Message) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            gc.collect()
+            gc.freeze()
+        await send(message)
+
+    return send_and_freeze
+
+
 class EdgeMiddleware:
     """Request id, body limit, rate-limit and id headers, and the 500 envelope."""
 
@@ -61,6 +80,9 @@ class EdgeMiddleware:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, _freeze_after_startup(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

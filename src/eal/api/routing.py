@@ -9,14 +9,18 @@ Any error rolls everything back. Endpoints and services never commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack, suppress
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from starlette.requests import Request
 from starlette.responses import Response
 
+from eal.api.errors import is_database_unavailable
 from eal.api.state import app_state
+from eal.db.engine import Database, driver_connection
 from eal.errors import UnsupportedMediaType
 from eal.kit import idempotency
 
@@ -45,6 +49,32 @@ async def check_content_type(request: Request) -> None:
         )
 
 
+async def _open_transaction(
+    db: Database, stack: AsyncExitStack
+) -> tuple[AsyncConnection, AsyncTransaction]:
+    """A connection with its transaction already begun on the server.
+
+    BEGIN is sent before the endpoint runs (a round trip the first statement
+    would make anyway). A pooled connection the server dropped without the
+    driver noticing yet fails right here, where nothing has happened: it is
+    discarded and the request goes on with a fresh connection.
+    """
+    for attempt in (1, 2):
+        conn = await stack.enter_async_context(db.app.connect())
+        transaction = await conn.begin()
+        try:
+            await driver_connection(conn)
+        except Exception as exc:
+            if attempt == 2 or not is_database_unavailable(exc):
+                raise
+            with suppress(Exception):  # the connection is gone either way
+                await transaction.rollback()
+                await conn.invalidate()
+            continue
+        return conn, transaction
+    raise AssertionError("unreachable")
+
+
 class TransactionalRoute(APIRoute):
     """An APIRoute whose handler runs inside one database transaction."""
 
@@ -54,9 +84,9 @@ class TransactionalRoute(APIRoute):
         async def transactional_handler(request: Request) -> Response:
             await check_content_type(request)
             state = app_state(request)
-            async with state.db.app.connect() as conn:
+            async with AsyncExitStack() as stack:
+                conn, transaction = await _open_transaction(state.db, stack)
                 request.state.conn = conn
-                transaction = await conn.begin()
                 try:
                     response = await handler(request)
                 except idempotency.IdempotentReplay as replay:

@@ -18,13 +18,14 @@ from eal.api.state import app_state
 from eal.auth.context import AuthContext
 from eal.auth.keys import hash_key, looks_like_key
 from eal.auth.scopes import Environment, GrantScope, Scope, grants
-from eal.db.engine import set_tenant
+from eal.db.engine import driver_connection, set_tenant
 from eal.errors import Forbidden, InvalidRequest, RateLimited, Unauthenticated
 from eal.kit import idempotency
 
-_AUTHENTICATE = text(
+# Every authenticated request runs this first, so it runs on the driver.
+_AUTHENTICATE = (
     "SELECT key_id, organization_id, scopes, environment, parent_organization_id "
-    "FROM eal_authenticate(:hash)"
+    "FROM eal_authenticate($1)"
 )
 _GRANT_COVERS = text(
     "SELECT 1 FROM org_grants g JOIN organizations o ON o.id = g.organization_id "
@@ -82,24 +83,24 @@ async def resolve_key(request: Request) -> AuthContext | None:
     if not looks_like_key(token):
         await _rate_limit(request, f"ip:{_client_ip(request)}")
         raise Unauthenticated("The API key is malformed.")
-    conn = request.state.conn
-    row = (await conn.execute(_AUTHENTICATE, {"hash": hash_key(token)})).first()
+    driver = await driver_connection(request.state.conn)
+    row = await driver.fetchrow(_AUTHENTICATE, hash_key(token))
     if row is None:
         await _rate_limit(request, f"ip:{_client_ip(request)}")
         raise Unauthenticated("The API key is unknown or has been revoked.")
-    await _rate_limit(request, f"key:{row.key_id}")
+    await _rate_limit(request, f"key:{row['key_id']}")
     source_header = request.headers.get(SOURCE_HEADER)
     if source_header is not None and source_header.lower() not in CLIENT_SOURCES:
         raise InvalidRequest(
             "X-EAL-Source may only be 'api' or 'n8n'.", details={"header": "X-EAL-Source"}
         )
     ctx = AuthContext(
-        key_id=row.key_id,
-        organization_id=row.organization_id,
-        key_organization_id=row.organization_id,
-        parent_organization_id=row.parent_organization_id,
-        scopes=tuple(row.scopes),
-        environment=Environment(row.environment),
+        key_id=row["key_id"],
+        organization_id=row["organization_id"],
+        key_organization_id=row["organization_id"],
+        parent_organization_id=row["parent_organization_id"],
+        scopes=tuple(row["scopes"]),
+        environment=Environment(row["environment"]),
         source=CLIENT_SOURCES[(source_header or "api").lower()],
         correlation_id=request.state.request_id,
     )

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from eal.api.deps import DbConn, State
+from eal.api.responses import FastJSONResponse
 from eal.api.routing import api_router
 from eal.auth.deps import LeadsRead, WriteAuth
 from eal.errors import field_error
@@ -65,9 +66,12 @@ async def list_leads(
 
 
 @router.post("/leads", status_code=201, response_model=LeadOut)
-async def create_lead(body: LeadCreate, auth: WriteAuth, conn: DbConn) -> dict[str, Any]:
+async def create_lead(body: LeadCreate, auth: WriteAuth, conn: DbConn) -> Response:
     """Create a lead; it is scored on the way in."""
-    return await service.create_lead(conn, auth.actor, body)
+    lead = await service.create_lead(conn, auth.actor, body)
+    # The service already rendered the lead through LeadOut (for the webhook
+    # event); returning a response skips validating and rendering it again.
+    return FastJSONResponse(lead, status_code=201)
 
 
 @router.get("/leads/{lead_id}", response_model=LeadOut)

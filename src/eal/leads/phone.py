@@ -7,6 +7,8 @@ stored in E.164; email addresses are checked for syntax only with
 
 from __future__ import annotations
 
+from typing import Any
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
@@ -43,6 +45,22 @@ def _parse_valid(raw: str, region: str) -> phonenumbers.PhoneNumber:
     return number
 
 
+# Each created lead's phone and email are checked twice: by the request body
+# (raw input) and by scoring (the normalised form). Parsing costs ~0.1 ms, so
+# recent valid results are remembered under both forms (the normalised form
+# of a valid value is valid and normalises to itself). A result is needed for
+# moments only, so a full cache is simply emptied.
+_REMEMBER = 2048
+_phones: dict[tuple[str, str], tuple[str, bool]] = {}
+_emails: dict[str, str] = {}
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _REMEMBER:
+        cache.clear()
+    cache[key] = value
+
+
 def normalize_phone(raw: str, region: str = "US") -> str:
     """Return ``raw`` as an E.164 string (``+16782123434``).
 
@@ -50,7 +68,7 @@ def normalize_phone(raw: str, region: str = "US") -> str:
     prefix. Raises ValueError, with a message fit to show to an API client,
     when the input is empty, too long, unparseable or not a valid number.
     """
-    return phonenumbers.format_number(_parse_valid(raw, region), PhoneNumberFormat.E164)
+    return validate_phone(raw, region)[0]
 
 
 def validate_phone(raw: str, region: str = "US") -> tuple[str, bool]:
@@ -59,9 +77,15 @@ def validate_phone(raw: str, region: str = "US") -> tuple[str, bool]:
     Same input rules and ValueError as :func:`normalize_phone`; the flag is
     what :func:`is_mobile_capable` would say about the E.164 form.
     """
+    known = _phones.get((raw, region))
+    if known is not None:
+        return known
     number = _parse_valid(raw, region)
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    return e164, phonenumbers.number_type(number) in _MOBILE_CAPABLE_TYPES
+    result = (e164, phonenumbers.number_type(number) in _MOBILE_CAPABLE_TYPES)
+    _remember(_phones, (raw, region), result)
+    _remember(_phones, (e164, region), result)
+    return result
 
 
 def is_mobile_capable(e164: str) -> bool:
@@ -86,6 +110,9 @@ def normalize_email(raw: str) -> str:
     Checks syntax only (no DNS). Raises ValueError with the validator's
     explanation when the address is not valid.
     """
+    known = _emails.get(raw)
+    if known is not None:
+        return known
     text = raw.strip()
     if not text:
         raise ValueError("email address is empty")
@@ -93,4 +120,7 @@ def normalize_email(raw: str) -> str:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"email address is not valid: {exc}") from exc
-    return result.normalized
+    normalized: str = result.normalized
+    _remember(_emails, raw, normalized)
+    _remember(_emails, normalized, normalized)
+    return normalized

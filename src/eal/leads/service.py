@@ -12,15 +12,16 @@ from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, Integer, Select, bindparam, insert, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Integer, Select, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal import events
 from eal.auth.context import Actor
+from eal.db.engine import driver_connection
 from eal.errors import NotFound, ValidationFailed
 from eal.kit.clock import utcnow
 from eal.kit.cursor import Cursor, encode_cursor
@@ -55,16 +56,20 @@ LIST_COLUMNS = (
     leads.c.updated_at,
 )
 
-# Statements are built once: building and cache-keying a 27-column INSERT or a
-# filtered SELECT costs more CPU (~0.2 ms) than scoring the lead.
+# Statements are built once: building and cache-keying a 27-column statement
+# or a filtered SELECT costs more CPU (~0.2 ms) than scoring the lead.
 _BY_ID = (leads.c.organization_id == bindparam("b_org"), leads.c.id == bindparam("b_id"))
-INSERT_LEAD = insert(leads).returning(*leads.c)
 SELECT_LEAD = select(leads).where(*_BY_ID)
 # FOR NO KEY UPDATE: serialises pushes of one lead without blocking the foreign-key
 # checks (KEY SHARE) that audit and delivery inserts make.
 LOCK_LEAD = SELECT_LEAD.with_for_update(key_share=True)
 # The SET clause is the set of column keys in the parameters of each execution.
 UPDATE_LEAD = update(leads).where(*_BY_ID).returning(*leads.c)
+# Creating a lead (the hottest write) runs on the driver with every column given.
+_LEAD_COLUMNS = tuple(column.name for column in leads.c)
+_INSERT_LEAD_ROW = "INSERT INTO leads ({}) VALUES ({})".format(
+    ", ".join(_LEAD_COLUMNS), ", ".join(f"${n}" for n in range(1, len(_LEAD_COLUMNS) + 1))
+)
 
 
 # --- Shapes ----------------------------------------------------------------
@@ -144,17 +149,18 @@ def check_contact(name: str | None, company: str | None, email: str | None) -> N
 
 # --- Scoring context ---------------------------------------------------------
 
-# Settings and recent weather in one round trip. The weather window is
-# indexed by (organization_id, occurred_at).
-_CONTEXT = text(
+# Settings and recent weather in one round trip, run on the driver (a hot
+# path: every created lead). The weather window is indexed by
+# (organization_id, occurred_at). The connection decodes json/jsonb.
+_CONTEXT = (
     "SELECT o.settings, o.updated_at, coalesce(("
     "  SELECT json_agg(json_build_array(w.id, w.event_type, w.postal_codes, w.occurred_at))"
     "  FROM (SELECT id, event_type, postal_codes, occurred_at FROM weather_events"
-    "        WHERE organization_id = :org AND occurred_at >= :since AND occurred_at <= :until"
-    "        ORDER BY occurred_at DESC LIMIT :max_events) w"
+    "        WHERE organization_id = $1 AND occurred_at >= $2 AND occurred_at <= $3"
+    "        ORDER BY occurred_at DESC LIMIT $4) w"
     "), '[]'::json) AS weather "
-    "FROM organizations o WHERE o.id = :org"
-).columns(settings=JSONB, weather=JSON)
+    "FROM organizations o WHERE o.id = $1"
+)
 
 _CACHE_SIZE = 4096
 # Parsed settings per (organization, settings version) and parsed events per
@@ -216,14 +222,12 @@ async def scoring_context(
     so re-scoring a lead later judges it by the weather of its arrival.
     """
     since = at - timedelta(days=scoring_weights.WEATHER_RECENT_DAYS)
-    row = (
-        await conn.execute(
-            _CONTEXT,
-            {"org": organization_id, "since": since, "until": at, "max_events": MAX_WEATHER_EVENTS},
-        )
-    ).one()
-    template = _settings_context(organization_id, row.updated_at, row.settings, at)
-    weather = tuple(e for e in map(_weather_event, row.weather) if e is not None)
+    driver = await driver_connection(conn)
+    row = await driver.fetchrow(_CONTEXT, organization_id, since, at, MAX_WEATHER_EVENTS)
+    if row is None:
+        raise RuntimeError(f"organization {organization_id} is not visible to its own tenant")
+    template = _settings_context(organization_id, row["updated_at"], row["settings"], at)
+    weather = tuple(e for e in map(_weather_event, row["weather"]) if e is not None)
     return replace(template, now=at, weather_events=weather)
 
 
@@ -254,13 +258,19 @@ def contributions_out(result: ScoreResult) -> list[dict[str, Any]]:
 
 
 async def create_lead(conn: AsyncConnection, actor: Actor, body: LeadCreate) -> dict[str, Any]:
-    """Insert a lead, scored now, and record `lead.created`."""
+    """Insert a lead, scored now, and record `lead.created`; the lead as JSON (as GET renders it).
+
+    Every column's value is chosen here (ids and timestamps included), so the
+    stored row is known without reading it back, and the one JSON rendering
+    serves as both the webhook event's `data` and the response body.
+    """
     check_contact(body.name, body.company, body.email)
     now = now_ms()
     organization_id = actor.organization_id
     context = await scoring_context(conn, organization_id, now)
     result = score_lead(signals_of(body, pain_points=None), context)
-    values = body.model_dump()
+    values = dict.fromkeys(_LEAD_COLUMNS)
+    values.update(body.model_dump())
     values.update(
         id=uuid.uuid4(),
         organization_id=organization_id,
@@ -274,19 +284,20 @@ async def create_lead(conn: AsyncConnection, actor: Actor, body: LeadCreate) -> 
         created_at=now,
         updated_at=now,
     )
-    row = (await conn.execute(INSERT_LEAD, values)).one()
-    out = lead_out(row)
+    out = lead_event_data(lead_out(SimpleNamespace(**values)))
+    # The lead is inserted by the statement that records it: one round trip.
     await events.record(
         conn,
         actor,
         "lead.created",
         {
-            "lead_id": str(row.id),
-            "source": row.source,
-            "pipeline_stage": row.pipeline_stage,
-            "lead_score": row.lead_score,
+            "lead_id": out["id"],
+            "source": values["source"],
+            "pipeline_stage": values["pipeline_stage"],
+            "lead_score": values["lead_score"],
         },
-        data=lead_event_data(out),
+        data=out,
+        change=events.Change(_INSERT_LEAD_ROW, tuple(values[name] for name in _LEAD_COLUMNS)),
     )
     return out
 

@@ -1,7 +1,8 @@
 """Webhook event names, public ids, delivery bodies, and the fan-out of one audit entry.
 
-`events.record` calls :func:`enqueue_deliveries` in its caller's transaction, so
-deliveries commit (and are announced to workers) exactly when the change does.
+`events.record` queues an entry's deliveries (built by :func:`delivery_bodies`) in
+the statement that appends the entry, so deliveries commit (and are announced to
+workers) exactly when the change does.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal.kit.clock import isoformat
 
@@ -114,29 +113,17 @@ def event_body(
     )
 
 
-# One statement per audit entry: a delivery for every enabled endpoint of the
-# organization subscribed to the entry's action, and one for every subscriber
-# of the audit stream. The insert trigger sends the NOTIFY (at commit).
-_FANOUT = text(
-    "INSERT INTO webhook_deliveries (organization_id, endpoint_id, event_id, event_type, body) "
-    "SELECT e.organization_id, e.id, :event_id, t.event_type, t.body "
-    "FROM webhook_endpoints e "
-    "JOIN (VALUES (CAST(:action_type AS text), CAST(:action_body AS text)), "
-    "(CAST(:audit_type AS text), CAST(:audit_body AS text))) AS t(event_type, body) "
-    "ON t.event_type = ANY(e.events) "
-    "WHERE e.organization_id = :org AND e.enabled AND e.deleted_at IS NULL"
-)
-
-
-async def enqueue_deliveries(
-    conn: AsyncConnection, event: RecordedEvent, data: dict[str, Any] | None
-) -> None:
-    """Queue the deliveries of one recorded audit entry, in the caller's transaction.
+def delivery_bodies(
+    event: RecordedEvent, data: dict[str, Any] | None
+) -> tuple[str | None, str | None, str]:
+    """The fan-out of one audit entry: (event type, its body, the audit-stream body).
 
     The entry's action is a webhook event when it is one of :data:`EVENT_TYPES`;
     its body's `data` is `data` (the resource as the API returns it), or the
-    audit payload when the caller gave none. `audit.log.event` subscribers get
-    the audit entry itself as `data`.
+    audit payload when the caller gave none; otherwise type and body are None.
+    `audit.log.event` subscribers get the audit entry itself as `data`.
+    `events.record` inserts one delivery per subscribed endpoint in the
+    statement that appends the entry.
     """
     is_event = event.action in EVENT_TYPES and event.action != AUDIT_STREAM
 
@@ -149,18 +136,11 @@ async def enqueue_deliveries(
             data=payload,
         )
 
-    await conn.execute(
-        _FANOUT,
-        {
-            "event_id": event.id,
-            "org": event.organization_id,
-            "action_type": event.action if is_event else None,
-            "action_body": (
-                body(event.action, data if data is not None else event.payload)
-                if is_event
-                else None
-            ),
-            "audit_type": AUDIT_STREAM,
-            "audit_body": body(AUDIT_STREAM, event.as_api()),
-        },
+    audit_body = body(AUDIT_STREAM, event.as_api())
+    if not is_event:
+        return None, None, audit_body
+    return (
+        event.action,
+        body(event.action, data if data is not None else event.payload),
+        audit_body,
     )
