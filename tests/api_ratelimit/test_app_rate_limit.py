@@ -110,6 +110,7 @@ async def test_an_empty_bucket_answers_429_with_retry_after(
         assert isinstance(error["details"], dict)
         retry_after = int(refused.headers["Retry-After"])
         assert 1 <= retry_after <= 60  # one token a minute
+        assert error["details"]["retry_after_seconds"] == retry_after
         _assert_rate_headers(refused, limit=3, remaining=0)
         assert refused.headers["RateLimit"].endswith(f";t={retry_after}")
 

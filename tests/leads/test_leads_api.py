@@ -126,6 +126,14 @@ async def test_blank_optional_fields_mean_absent(client, factory):
         ({"email": "a@example.com", "organization_id": str(uuid.uuid4())}, ["organization_id"]),
         ({"email": "a@example.com", "message": "x" * 10_001}, ["message"]),
         ({"email": "a@example.com", "name": "x" * 10_001}, ["name"]),
+        (
+            {
+                "email": "a@example.com",
+                "form_started_at": "2026-11-28T18:00:00Z",
+                "form_submitted_at": "2026-11-28T17:00:00Z",
+            },
+            ["form_submitted_at"],
+        ),
         ({"email": "a@example.com", "address": "x" * 10_001}, ["address"]),
         ({"email": "a@example.com", "form_started_at": "2026-04-27T13:00:00"}, ["form_started_at"]),
     ],
@@ -338,6 +346,13 @@ async def test_rescore_returns_score_and_audits(client, factory, db):
         "from": 5,
         "to": again["lead_score"],
     }
+    # A score that changed is also a lead.updated event (webhooks), with the same diff;
+    # the first re-score changed nothing and wrote none.
+    updates = await audit_entries(db, t.id, "lead.updated")
+    assert [u["payload"]["diff"].get("lead_score") for u in updates] == [
+        {"from": lead["lead_score"], "to": 5},
+        {"from": 5, "to": again["lead_score"]},
+    ]
 
 
 async def test_unknown_lead_is_404(client, factory):

@@ -55,13 +55,14 @@ async def _rate_limit(request: Request, bucket: str) -> None:
     decision = await app_state(request).rate_limiter.hit(bucket)
     request.state.rate_limit = decision
     if not decision.allowed:
+        headers = decision.headers()
         raise RateLimited(
             "Rate limit exceeded; retry after the time given in Retry-After.",
             details={
                 "limit": decision.limit,
-                "retry_after_seconds": decision.headers().get("Retry-After"),
+                "retry_after_seconds": int(headers["Retry-After"]),
             },
-            headers=decision.headers(),
+            headers=headers,
         )
 
 

@@ -7,7 +7,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from eal import geo
 from eal.kit.schemas import StrictBody, Timestamp
@@ -122,6 +129,16 @@ class LeadCreate(StrictBody):
     @classmethod
     def _timestamps(cls, value: datetime | None) -> datetime | None:
         return _aware(value)
+
+    @field_validator("form_submitted_at")
+    @classmethod
+    def _submitted_after_start(
+        cls, value: datetime | None, info: ValidationInfo
+    ) -> datetime | None:
+        started = info.data.get("form_started_at")
+        if value is not None and started is not None and value < started:
+            raise ValueError("must not be before form_started_at")
+        return value
 
 
 #: The fields PATCH /leads/{id} may change (the spec's whitelist).

@@ -450,4 +450,15 @@ async def rescore_lead(
             "contributions": contributions_out(result),
         },
     )
-    return lead_out(row), result
+    out = lead_out(row)
+    if changes:
+        # The score (or what the scorer fills in) changed: that is a lead.updated
+        # event for webhook subscribers, with the same per-field diff.
+        await events.record(
+            conn,
+            actor,
+            "lead.updated",
+            {"lead_id": str(lead_id), "diff": changes},
+            data=lead_event_data(out),
+        )
+    return out, result

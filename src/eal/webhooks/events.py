@@ -46,6 +46,16 @@ EVENT_ID_PREFIX = "evt_"
 DELIVERY_ID_PREFIX = "whd_"
 
 
+def audit_stream_event_id(entry_id: uuid.UUID) -> uuid.UUID:
+    """The id of the `audit.log.event` event for one audit entry.
+
+    The entry may also be, say, a `lead.created` event with the entry's own id;
+    the audit-stream event is another event and gets its own stable id, so a
+    receiver that de-duplicates on the body's `id` keeps both.
+    """
+    return uuid.uuid5(entry_id, AUDIT_STREAM)
+
+
 def public_event_id(event_id: uuid.UUID) -> str:
     """The `id` of a delivery body: `evt_` + the audit entry's id as 32 hex digits."""
     return EVENT_ID_PREFIX + event_id.hex
@@ -129,7 +139,7 @@ def delivery_bodies(
 
     def body(event_type: str, payload: Any) -> str:
         return event_body(
-            event_id=event.id,
+            event_id=audit_stream_event_id(event.id) if event_type == AUDIT_STREAM else event.id,
             event_type=event_type,
             created_at=event.created_at,
             organization_id=event.organization_id,
