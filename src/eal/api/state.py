@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 from starlette.requests import Request
@@ -22,7 +22,6 @@ class AppState:
     rate_limiter: RateLimiter
     secret_box: SecretBox
     http: httpx.AsyncClient
-    extras: dict[str, object] = field(default_factory=dict)
 
 
 def app_state(request: Request) -> AppState:

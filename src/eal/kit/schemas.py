@@ -38,10 +38,3 @@ class StrictBody(BaseModel):
         if _has_nul(value):
             raise ValueError("must not contain NUL (\\u0000) characters")
         return value
-
-
-class Page(BaseModel):
-    """A page of a list endpoint."""
-
-    data: list[Any]
-    next_cursor: str | None
