@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import standardwebhooks
 from sqlalchemy import text
 
 from eal import events
@@ -270,3 +271,8 @@ async def set_endpoint(db: Database, endpoint_id: str | uuid.UUID, assignments: 
             text(f"UPDATE webhook_endpoints SET {assignments} WHERE id = :e"),
             {"e": uuid.UUID(str(endpoint_id))},
         )
+
+
+def standard_verify(secret: str, request: Received) -> object:
+    """Verify a received delivery with the `standardwebhooks` library; returns the payload."""
+    return standardwebhooks.Webhook(secret).verify(request.body, request.headers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -138,16 +139,7 @@ async def _act_for_child(
             details={"organization_id": str(child), "required_grant": resource.value},
         )
     await set_tenant(conn, child)
-    acting = AuthContext(
-        key_id=ctx.key_id,
-        organization_id=child,
-        key_organization_id=ctx.key_organization_id,
-        parent_organization_id=ctx.parent_organization_id,
-        scopes=ctx.scopes,
-        environment=ctx.environment,
-        source=ctx.source,
-        correlation_id=ctx.correlation_id,
-    )
+    acting = replace(ctx, organization_id=child)
     request.state.auth = acting
     return acting
 
