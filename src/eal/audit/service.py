@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, literal, select, tuple_
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal.audit.models import platform_events
 from eal.errors import NotFound, field_error
 from eal.events import Source
-from eal.kit.cursor import Cursor, encode_cursor
+from eal.kit.cursor import Cursor, older_than, page_of
 
 _COLUMNS = (
     platform_events.c.id,
@@ -85,17 +85,12 @@ async def list_entries(
     """Newest first, keyset-paginated on (created_at, id)."""
     query = _filtered(organization_id, filters)
     if cursor is not None:
-        # A row comparison is an index range condition; the equivalent OR is not.
-        query = query.where(
-            tuple_(platform_events.c.created_at, platform_events.c.id)
-            < tuple_(literal(cursor.created_at), literal(cursor.id))
-        )
+        query = query.where(older_than(cursor, platform_events.c.created_at, platform_events.c.id))
     query = query.order_by(platform_events.c.created_at.desc(), platform_events.c.id.desc()).limit(
         limit + 1
     )
     rows = (await conn.execute(query)).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = page_of(rows, limit)
     return [entry_out(r) for r in page], next_cursor
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy import ColumnElement, literal, tuple_
 
 from eal.errors import InvalidRequest, ValidationFailed
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -67,3 +72,26 @@ def check_limit(limit: int) -> int:
             },
         )
     return limit
+
+
+def older_than(cursor: Cursor, created_at: Any, id_: Any) -> ColumnElement[bool]:
+    """The keyset condition for a newest-first page that continues after `cursor`.
+
+    A row comparison is an index range condition on (created_at, id); the
+    equivalent OR form is a filter that makes deep pages scan.
+    """
+    return tuple_(created_at, id_) < tuple_(literal(cursor.created_at), literal(cursor.id))
+
+
+def newer_than(cursor: Cursor, created_at: Any, id_: Any) -> ColumnElement[bool]:
+    """The keyset condition for an oldest-first page that continues after `cursor`."""
+    return tuple_(created_at, id_) > tuple_(literal(cursor.created_at), literal(cursor.id))
+
+
+def page_of(rows: Sequence[T], limit: int) -> tuple[Sequence[T], str | None]:
+    """Split `limit + 1` fetched rows into the page and the cursor of the next one."""
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    last: Any = page[-1]
+    return page, encode_cursor(last.created_at, last.id)

@@ -24,7 +24,7 @@ from eal.auth.context import Actor
 from eal.db.engine import driver_connection
 from eal.errors import NotFound, ValidationFailed
 from eal.kit.clock import utcnow
-from eal.kit.cursor import Cursor, encode_cursor
+from eal.kit.cursor import Cursor, page_of
 from eal.leads import scoring_weights
 from eal.leads.models import leads
 from eal.leads.schemas import LeadCreate, LeadOut, LeadUpdate
@@ -376,8 +376,7 @@ async def list_leads(
     if cursor is not None:
         params.update(after_at=cursor.created_at, after_id=cursor.id)
     rows = (await conn.execute(query, params)).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = page_of(rows, limit)
     # Rows of LIST_COLUMNS already have the list item's keys.
     return [r._asdict() for r in page], next_cursor
 

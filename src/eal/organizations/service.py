@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, text, tuple_, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal import events
@@ -18,7 +18,7 @@ from eal.auth.scopes import Environment, Scope
 from eal.db.engine import set_tenant
 from eal.errors import Conflict, Forbidden, NotFound, field_error
 from eal.kit.clock import isoformat, utcnow
-from eal.kit.cursor import Cursor, encode_cursor
+from eal.kit.cursor import Cursor, newer_than, page_of
 from eal.kit.secretbox import SecretBox, mask
 from eal.organizations.models import org_grants, org_invites, organizations
 from eal.organizations.schemas import CrmSettingsIn, GrantCreate, OrganizationCreate, SettingsIn
@@ -269,16 +269,13 @@ async def list_children(
     ).where(organizations.c.parent_organization_id == parent_id)
     if cursor is not None:
         # A row comparison is an index range condition on (parent, created_at, id).
-        query = query.where(
-            tuple_(organizations.c.created_at, organizations.c.id)
-            > tuple_(literal(cursor.created_at), literal(cursor.id))
-        )
+        query = query.where(newer_than(cursor, organizations.c.created_at, organizations.c.id))
     rows = (
         await conn.execute(
             query.order_by(organizations.c.created_at, organizations.c.id).limit(limit + 1)
         )
     ).all()
-    page = rows[:limit]
+    page, next_cursor = page_of(rows, limit)
     ids = [r.id for r in page]
     grants_by_org: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
     if ids:
@@ -301,7 +298,6 @@ async def list_children(
         }
         for r in page
     ]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     return data, next_cursor
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, literal, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal import events
 from eal.auth.context import Actor
-from eal.kit.cursor import Cursor, encode_cursor
+from eal.kit.cursor import Cursor, older_than, page_of
 from eal.leads.service import now_ms
 from eal.weather.models import weather_events
 from eal.weather.schemas import WeatherEventCreate, WeatherEventOut
@@ -80,14 +80,10 @@ async def list_events(
         query = query.where(weather_events.c.event_type == event_type)
     if cursor is not None:
         # A row comparison is an index range condition; the equivalent OR is not.
-        query = query.where(
-            tuple_(weather_events.c.created_at, weather_events.c.id)
-            < tuple_(literal(cursor.created_at), literal(cursor.id))
-        )
+        query = query.where(older_than(cursor, weather_events.c.created_at, weather_events.c.id))
     query = query.order_by(weather_events.c.created_at.desc(), weather_events.c.id.desc()).limit(
         limit + 1
     )
     rows = (await conn.execute(query)).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = page_of(rows, limit)
     return [event_out(r) for r in page], next_cursor

@@ -6,14 +6,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal import events
 from eal.auth.context import Actor
 from eal.errors import Conflict, NotFound, field_error
 from eal.kit.clock import utcnow
-from eal.kit.cursor import Cursor, encode_cursor
+from eal.kit.cursor import Cursor, encode_cursor, older_than, page_of
 from eal.kit.secretbox import SecretBox
 from eal.webhooks.events import NOTIFY_CHANNEL, parse_delivery_id, public_delivery_id
 from eal.webhooks.models import webhook_deliveries, webhook_endpoints
@@ -153,20 +153,13 @@ async def list_webhooks(
     )
     if cursor is not None:
         query = query.where(
-            or_(
-                webhook_endpoints.c.created_at < cursor.created_at,
-                and_(
-                    webhook_endpoints.c.created_at == cursor.created_at,
-                    webhook_endpoints.c.id < cursor.id,
-                ),
-            )
+            older_than(cursor, webhook_endpoints.c.created_at, webhook_endpoints.c.id)
         )
     query = query.order_by(
         webhook_endpoints.c.created_at.desc(), webhook_endpoints.c.id.desc()
     ).limit(limit + 1)
     rows = (await conn.execute(query)).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = page_of(rows, limit)
     return [endpoint_out(r) for r in page], next_cursor
 
 
