@@ -11,8 +11,8 @@ whose POST /leads is one raw asyncpg INSERT (the floor), and drives each with
   RLS, auth) vs the floor's bare insert; target: ours >= half the floor's
   throughput;
 - GET /leads page 1 vs page 10,000 p50/p99 and their ratio; target < 1.5;
-- CPU per request of the server process and of this (client) process. The
-  client's share matters: httpx costs a few ms of CPU per request, so on a
+- CPU per request of the server process, of this (client) process and of
+  the local PostgreSQL processes. The client's share matters: httpx costs a few ms of CPU per request, so on a
   small machine the floor's throughput is capped by the client, and the
   server CPU column is the steadier measure of what each side costs.
 
@@ -266,6 +266,7 @@ class Run:
     seconds: float
     cpu_seconds: float = 0.0
     client_cpu_seconds: float = 0.0
+    db_cpu_seconds: float = 0.0
 
     @property
     def p50(self) -> float:
@@ -287,6 +288,7 @@ class Run:
             f"{self.name:<34} p50 {self.p50:7.2f} ms  p99 {self.p99:7.2f} ms  "
             f"{self.rate:5.0f} req/s  CPU ms/req: server {self.per_request(self.cpu_seconds):4.2f}"
             f" client {self.per_request(self.client_cpu_seconds):4.2f}"
+            f" db {self.per_request(self.db_cpu_seconds):4.2f}"
         )
 
 
@@ -297,6 +299,20 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
+
+
+def db_cpu_seconds() -> float:
+    """CPU time used so far by the PostgreSQL processes on this machine (backends,
+    WAL writer, ...): the database's share of a request when the server is local."""
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] and proc.info["name"].startswith("postgres"):
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total
 
 
 async def drive(
@@ -322,14 +338,16 @@ async def drive(
     try:
         me = os.getpid()
         server_before, client_before = cpu_seconds(pid), cpu_seconds(me)
+        db_before = db_cpu_seconds()
         start = time.perf_counter()
         await asyncio.gather(*(client_loop(client) for client in http_clients))
         elapsed = time.perf_counter() - start
         server, client = cpu_seconds(pid) - server_before, cpu_seconds(me) - client_before
+        db = db_cpu_seconds() - db_before
     finally:
         for http_client in http_clients:
             await http_client.aclose()
-    return Run(name, latencies, elapsed, server, client)
+    return Run(name, latencies, elapsed, server, client, db)
 
 
 def lead_body(i: int) -> dict[str, Any]:
@@ -396,6 +414,7 @@ async def measure(
                 total.seconds += run.seconds
                 total.cpu_seconds += run.cpu_seconds
                 total.client_cpu_seconds += run.client_cpu_seconds
+                total.db_cpu_seconds += run.db_cpu_seconds
             else:
                 runs[key] = run
     return runs

@@ -33,6 +33,9 @@ class AuthContext:
     environment: Environment
     source: str = "api"
     correlation_id: str | None = None
+    config_revision: int | None = None
+    """The tenant's settings-and-weather revision when the key was resolved
+    (None when acting for another organization): the key of cached scoring context."""
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property

@@ -25,8 +25,8 @@ from eal.kit import idempotency
 
 # Every authenticated request runs this first, so it runs on the driver.
 _AUTHENTICATE = (
-    "SELECT key_id, organization_id, scopes, environment, parent_organization_id "
-    "FROM eal_authenticate($1)"
+    "SELECT key_id, organization_id, scopes, environment, parent_organization_id, "
+    "config_revision FROM eal_authenticate($1)"
 )
 _GRANT_COVERS = text(
     "SELECT 1 FROM org_grants g JOIN organizations o ON o.id = g.organization_id "
@@ -105,6 +105,7 @@ async def resolve_key(request: Request) -> AuthContext | None:
         environment=Environment(row["environment"]),
         source=CLIENT_SOURCES[(source_header or "api").lower()],
         correlation_id=request.state.request_id,
+        config_revision=row["config_revision"],
     )
     request.state.auth = ctx
     return ctx
@@ -139,7 +140,7 @@ async def _act_for_child(
             details={"organization_id": str(child), "required_grant": resource.value},
         )
     await set_tenant(conn, child)
-    acting = replace(ctx, organization_id=child)
+    acting = replace(ctx, organization_id=child, config_revision=None)
     request.state.auth = acting
     return acting
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
@@ -149,11 +149,10 @@ def check_contact(name: str | None, company: str | None, email: str | None) -> N
 
 # --- Scoring context ---------------------------------------------------------
 
-# Settings and recent weather in one round trip, run on the driver (a hot
-# path: every created lead). The weather window is indexed by
-# (organization_id, occurred_at). The connection decodes json/jsonb.
+# Settings and weather in one round trip, run on the driver. The weather window
+# is indexed by (organization_id, occurred_at). The connection decodes json/jsonb.
 _CONTEXT = (
-    "SELECT o.settings, o.updated_at, coalesce(("
+    "SELECT o.settings, o.config_revision, coalesce(("
     "  SELECT json_agg(json_build_array(w.id, w.event_type, w.postal_codes, w.occurred_at))"
     "  FROM (SELECT id, event_type, postal_codes, occurred_at FROM weather_events"
     "        WHERE organization_id = $1 AND occurred_at >= $2 AND occurred_at <= $3"
@@ -163,9 +162,32 @@ _CONTEXT = (
 )
 
 _CACHE_SIZE = 4096
-# Parsed settings per (organization, settings version) and parsed events per
-# id: a service area of thousands of postal codes is parsed once, not per lead.
-_settings_cache: OrderedDict[tuple[uuid.UUID, datetime], ScoringContext] = OrderedDict()
+#: How far past the lead's arrival a cached weather window reaches, and so how
+#: long one read serves new leads of an organization whose inputs did not change.
+CONTEXT_CACHE_HORIZON = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """An organization's scoring inputs as read at one config revision.
+
+    `template` holds the parsed settings; `weather` the events (newest first)
+    that occurred in [start, end].
+    """
+
+    revision: int
+    template: ScoringContext
+    weather: tuple[WeatherEvent, ...]
+    start: datetime
+    end: datetime
+    complete: bool
+    """False when the read hit MAX_WEATHER_EVENTS: older events were left out."""
+
+
+# Inputs per (organization, config revision): the database raises the revision
+# whenever settings or weather events change, and every request reads it with
+# its key, so a cached entry is never stale. Parsed events are also kept per id.
+_inputs_cache: OrderedDict[tuple[uuid.UUID, int], _Inputs] = OrderedDict()
 _weather_cache: OrderedDict[str, WeatherEvent] = OrderedDict()
 
 
@@ -175,25 +197,20 @@ def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
         cache.popitem(last=False)
 
 
-def _settings_context(
-    organization_id: uuid.UUID, version: datetime, settings: dict[str, Any], at: datetime
+def _settings_template(
+    organization_id: uuid.UUID, settings: dict[str, Any], at: datetime
 ) -> ScoringContext:
-    key = (organization_id, version)
-    template = _settings_cache.get(key)
-    if template is None:
-        try:
-            template = ScoringContext.from_settings(settings, now=at)
-        except ValueError as exc:
-            # Settings are validated when written; should an old or hand-edited
-            # value not parse, the lead is still taken and scored without it.
-            log.warning(
-                "lead_scoring_settings_unusable",
-                organization_id=str(organization_id),
-                error=str(exc),
-            )
-            template = ScoringContext(now=at)
-        _remember(_settings_cache, key, template)
-    return template
+    try:
+        return ScoringContext.from_settings(settings, now=at)
+    except ValueError as exc:
+        # Settings are validated when written; should an old or hand-edited
+        # value not parse, the lead is still taken and scored without it.
+        log.warning(
+            "lead_scoring_settings_unusable",
+            organization_id=str(organization_id),
+            error=str(exc),
+        )
+        return ScoringContext(now=at)
 
 
 def _weather_event(raw: list[Any]) -> WeatherEvent | None:
@@ -213,22 +230,55 @@ def _weather_event(raw: list[Any]) -> WeatherEvent | None:
     return event
 
 
+async def _read_inputs(
+    conn: AsyncConnection, organization_id: uuid.UUID, start: datetime, end: datetime
+) -> _Inputs:
+    driver = await driver_connection(conn)
+    row = await driver.fetchrow(_CONTEXT, organization_id, start, end, MAX_WEATHER_EVENTS)
+    if row is None:
+        raise RuntimeError(f"organization {organization_id} is not visible to its own tenant")
+    revision = row["config_revision"]
+    cached = _inputs_cache.get((organization_id, revision))
+    template = (
+        cached.template
+        if cached is not None
+        else _settings_template(organization_id, row["settings"], start)
+    )
+    return _Inputs(
+        revision=revision,
+        template=template,
+        weather=tuple(e for e in map(_weather_event, row["weather"]) if e is not None),
+        start=start,
+        end=end,
+        complete=len(row["weather"]) < MAX_WEATHER_EVENTS,
+    )
+
+
 async def scoring_context(
-    conn: AsyncConnection, organization_id: uuid.UUID, at: datetime
+    conn: AsyncConnection,
+    organization_id: uuid.UUID,
+    at: datetime,
+    *,
+    revision: int | None = None,
 ) -> ScoringContext:
     """The organization's scoring context for a lead that arrived at `at`.
 
     Weather counts when it occurred in the `WEATHER_RECENT_DAYS` before `at`,
     so re-scoring a lead later judges it by the weather of its arrival.
+    `revision` is the organization's config revision read in this transaction
+    (with the API key); given, the inputs come from the cache when they were
+    read at that revision and cover the window, else they are read and kept.
     """
     since = at - timedelta(days=scoring_weights.WEATHER_RECENT_DAYS)
-    driver = await driver_connection(conn)
-    row = await driver.fetchrow(_CONTEXT, organization_id, since, at, MAX_WEATHER_EVENTS)
-    if row is None:
-        raise RuntimeError(f"organization {organization_id} is not visible to its own tenant")
-    template = _settings_context(organization_id, row["updated_at"], row["settings"], at)
-    weather = tuple(e for e in map(_weather_event, row["weather"]) if e is not None)
-    return replace(template, now=at, weather_events=weather)
+    inputs = None if revision is None else _inputs_cache.get((organization_id, revision))
+    if inputs is None or not (inputs.complete and inputs.start <= since and at <= inputs.end):
+        # A cacheable read reaches ahead, so that the next leads' windows fit in it.
+        end = at if revision is None else at + CONTEXT_CACHE_HORIZON
+        inputs = await _read_inputs(conn, organization_id, since, end)
+        if revision is not None:
+            _remember(_inputs_cache, (organization_id, inputs.revision), inputs)
+    weather = tuple(e for e in inputs.weather if since <= e.occurred_at <= at)
+    return replace(inputs.template, now=at, weather_events=weather[:MAX_WEATHER_EVENTS])
 
 
 def signals_of(values: Any, *, pain_points: str | None) -> LeadSignals:
@@ -257,17 +307,24 @@ def contributions_out(result: ScoreResult) -> list[dict[str, Any]]:
 # --- Commands and queries ----------------------------------------------------
 
 
-async def create_lead(conn: AsyncConnection, actor: Actor, body: LeadCreate) -> dict[str, Any]:
+async def create_lead(
+    conn: AsyncConnection,
+    actor: Actor,
+    body: LeadCreate,
+    *,
+    config_revision: int | None = None,
+) -> dict[str, Any]:
     """Insert a lead, scored now, and record `lead.created`; the lead as JSON (as GET renders it).
 
     Every column's value is chosen here (ids and timestamps included), so the
     stored row is known without reading it back, and the one JSON rendering
     serves as both the webhook event's `data` and the response body.
+    `config_revision` (read with the API key) lets scoring use cached inputs.
     """
     check_contact(body.name, body.company, body.email)
     now = now_ms()
     organization_id = actor.organization_id
-    context = await scoring_context(conn, organization_id, now)
+    context = await scoring_context(conn, organization_id, now, revision=config_revision)
     result = score_lead(signals_of(body, pain_points=None), context)
     values = dict.fromkeys(_LEAD_COLUMNS)
     values.update(body.model_dump())

@@ -1,0 +1,182 @@
+"""Organization config revision (the key of derived-data caches) and a leaner chain trigger.
+
+Revision ID: 0004_hot_path
+Revises: 0002_leads, 0003_webhooks
+"""
+
+from eal.db.migrate import run_sql
+
+revision = "0004_hot_path"
+down_revision = ("0002_leads", "0003_webhooks")
+branch_labels = None
+depends_on = None
+
+# The authentication function before this revision, restored by the downgrade.
+_AUTHENTICATE_0001 = r"""
+CREATE FUNCTION eal_authenticate(p_hash bytea)
+RETURNS TABLE (key_id uuid, organization_id uuid, scopes text[], environment text,
+               parent_organization_id uuid)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  k api_keys%ROWTYPE;
+BEGIN
+  SELECT * INTO k FROM api_keys a WHERE a.key_hash = p_hash AND a.revoked_at IS NULL;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  PERFORM set_config('app.organization_id', k.organization_id::text, true);
+  IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' THEN
+    UPDATE api_keys a SET last_used_at = now()
+      WHERE a.id = (SELECT b.id FROM api_keys b WHERE b.id = k.id FOR UPDATE SKIP LOCKED);
+  END IF;
+  RETURN QUERY SELECT k.id, k.organization_id, k.scopes, k.environment, o.parent_organization_id
+    FROM organizations o WHERE o.id = k.organization_id;
+END $$;
+REVOKE ALL ON FUNCTION eal_authenticate(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eal_authenticate(bytea) TO eal_app;
+"""
+
+UPGRADE = r"""
+-- A number the database raises whenever an organization's settings or its
+-- weather events change. Processes cache what they derive from both (the
+-- lead-scoring context) under (organization, config_revision); every request
+-- reads the current revision with its key, so a change made through any
+-- process is seen by the next request everywhere.
+ALTER TABLE organizations ADD COLUMN config_revision bigint NOT NULL DEFAULT 0;
+
+CREATE FUNCTION eal_settings_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.settings IS DISTINCT FROM OLD.settings THEN
+    NEW.config_revision := OLD.config_revision + 1;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER organizations_config_revision BEFORE UPDATE OF settings ON organizations
+  FOR EACH ROW EXECUTE FUNCTION eal_settings_revision();
+
+CREATE FUNCTION eal_weather_revision() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  UPDATE organizations o SET config_revision = o.config_revision + 1
+    WHERE o.id IN (NEW.organization_id, OLD.organization_id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER weather_events_config_revision AFTER INSERT OR UPDATE OR DELETE ON weather_events
+  FOR EACH ROW EXECUTE FUNCTION eal_weather_revision();
+
+-- Authentication also returns the organization's config revision.
+DROP FUNCTION eal_authenticate(bytea);
+CREATE FUNCTION eal_authenticate(p_hash bytea)
+RETURNS TABLE (key_id uuid, organization_id uuid, scopes text[], environment text,
+               parent_organization_id uuid, config_revision bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  k api_keys%ROWTYPE;
+BEGIN
+  SELECT * INTO k FROM api_keys a WHERE a.key_hash = p_hash AND a.revoked_at IS NULL;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  PERFORM set_config('app.organization_id', k.organization_id::text, true);
+  IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' THEN
+    -- SKIP LOCKED: the row lock lasts until the request's transaction ends, so a
+    -- concurrent request of the same key must not wait for it; that one records it.
+    UPDATE api_keys a SET last_used_at = now()
+      WHERE a.id = (SELECT b.id FROM api_keys b WHERE b.id = k.id FOR UPDATE SKIP LOCKED);
+  END IF;
+  RETURN QUERY SELECT k.id, k.organization_id, k.scopes, k.environment, o.parent_organization_id,
+    o.config_revision
+    FROM organizations o WHERE o.id = k.organization_id;
+END $$;
+REVOKE ALL ON FUNCTION eal_authenticate(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eal_authenticate(bytea) TO eal_app;
+
+-- The chain trigger computes the link's hash inline. The expression is the
+-- body of eal_audit_hash (which verification keeps using): called from
+-- PL/pgSQL, the SQL function ran as a query of its own per entry, which cost
+-- more than the rest of the append.
+CREATE OR REPLACE FUNCTION eal_audit_chain() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  head_seq bigint;
+  head_hash bytea;
+  tail_seq bigint;
+  tail_hash bytea;
+BEGIN
+  SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+    FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
+  IF NOT FOUND THEN
+    INSERT INTO audit_chain_heads (organization_id, last_seq, last_hash)
+      VALUES (NEW.organization_id, 0, decode(repeat('00', 32), 'hex'))
+      ON CONFLICT (organization_id) DO NOTHING;
+    SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+      FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
+  END IF;
+  SELECT e.seq, e.hash INTO tail_seq, tail_hash FROM platform_events e
+    WHERE e.organization_id = NEW.organization_id AND e.seq > head_seq
+    ORDER BY e.seq DESC LIMIT 1;
+  IF FOUND THEN
+    head_seq := tail_seq;
+    head_hash := tail_hash;
+  END IF;
+  NEW.seq := head_seq + 1;
+  NEW.prev_hash := head_hash;
+  NEW.hash := sha256(NEW.prev_hash || convert_to(concat_ws('|', NEW.id::text,
+    NEW.organization_id::text, NEW.seq::text, NEW.action, NEW.source,
+    coalesce(NEW.correlation_id, ''), NEW.payload::text,
+    (extract(epoch FROM NEW.created_at) * 1000000)::bigint::text), 'UTF8'));
+  RETURN NEW;
+END $$;
+"""
+
+DOWNGRADE = (
+    r"""
+CREATE OR REPLACE FUNCTION eal_audit_chain() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  head_seq bigint;
+  head_hash bytea;
+  tail_seq bigint;
+  tail_hash bytea;
+BEGIN
+  SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+    FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
+  IF NOT FOUND THEN
+    INSERT INTO audit_chain_heads (organization_id, last_seq, last_hash)
+      VALUES (NEW.organization_id, 0, decode(repeat('00', 32), 'hex'))
+      ON CONFLICT (organization_id) DO NOTHING;
+    SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+      FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
+  END IF;
+  SELECT e.seq, e.hash INTO tail_seq, tail_hash FROM platform_events e
+    WHERE e.organization_id = NEW.organization_id AND e.seq > head_seq
+    ORDER BY e.seq DESC LIMIT 1;
+  IF FOUND THEN
+    head_seq := tail_seq;
+    head_hash := tail_hash;
+  END IF;
+  NEW.seq := head_seq + 1;
+  NEW.prev_hash := head_hash;
+  NEW.hash := eal_audit_hash(NEW.prev_hash, NEW.id, NEW.organization_id, NEW.seq, NEW.action,
+                             NEW.source, NEW.correlation_id, NEW.payload, NEW.created_at);
+  RETURN NEW;
+END $$;
+DROP FUNCTION eal_authenticate(bytea);
+"""
+    + _AUTHENTICATE_0001
+    + r"""
+DROP TRIGGER IF EXISTS weather_events_config_revision ON weather_events;
+DROP FUNCTION IF EXISTS eal_weather_revision();
+DROP TRIGGER IF EXISTS organizations_config_revision ON organizations;
+DROP FUNCTION IF EXISTS eal_settings_revision();
+ALTER TABLE organizations DROP COLUMN IF EXISTS config_revision;
+"""
+)
+
+
+def upgrade() -> None:
+    run_sql(UPGRADE)
+
+
+def downgrade() -> None:
+    run_sql(DOWNGRADE)
