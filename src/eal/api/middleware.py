@@ -22,6 +22,8 @@ from eal.errors import PayloadTooLarge
 log = structlog.get_logger("eal.http")
 
 MAX_BODY_BYTES = 1024 * 1024
+#: Net allocations between collections of the youngest generation, once serving.
+YOUNG_GC_THRESHOLD = 20_000
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -61,12 +63,18 @@ def _freeze_after_startup(send: Send) -> Send:
     postal-code index, ...) lives as long as the process. Python's full
     garbage collections walked all of it every time, pausing every request
     in flight for 60-200 ms; frozen objects are skipped.
+
+    The youngest generation is also collected less often: at the default
+    (every 700 net allocations, several times per request) each collection
+    re-walked the objects of every request in flight. Request objects die by
+    reference counting; the collector is only there for cycles.
     """
 
     async def send_and_freeze(message: Message) -> None:
         if message["type"] == "lifespan.startup.complete":
             gc.collect()
             gc.freeze()
+            gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
         await send(message)
 
     return send_and_freeze

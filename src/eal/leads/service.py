@@ -23,11 +23,11 @@ from eal import events
 from eal.auth.context import Actor
 from eal.db.engine import driver_connection
 from eal.errors import NotFound, ValidationFailed
-from eal.kit.clock import utcnow
+from eal.kit.clock import isoformat, utcnow
 from eal.kit.cursor import Cursor, page_of
 from eal.leads import scoring_weights
 from eal.leads.models import leads
-from eal.leads.schemas import LeadCreate, LeadOut, LeadUpdate
+from eal.leads.schemas import LeadCreate, LeadUpdate
 from eal.leads.scoring import (
     LeadSignals,
     ScoreResult,
@@ -88,9 +88,13 @@ def crm_sync_out(row: Any) -> dict[str, Any] | None:
     }
 
 
+# Plain str names: SQLAlchemy's are a str subclass, which orjson refuses as keys.
+_LIST_NAMES = tuple(str(column.name) for column in LIST_COLUMNS)
+
+
 def list_item_out(row: Any) -> dict[str, Any]:
     """A lead as list pages show it."""
-    return {column.name: getattr(row, column.name) for column in LIST_COLUMNS}
+    return {name: getattr(row, name) for name in _LIST_NAMES}
 
 
 def lead_out(row: Any) -> dict[str, Any]:
@@ -115,9 +119,23 @@ def lead_out(row: Any) -> dict[str, Any]:
     return out
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    return value
+
+
 def lead_event_data(out: dict[str, Any]) -> dict[str, Any]:
-    """The lead as JSON (what GET returns), for an event's webhook `data`."""
-    return LeadOut.model_validate(out).model_dump(mode="json")
+    """`lead_out`'s rendering as JSON values: the response body and an event's webhook `data`.
+
+    The same result as dumping it through `LeadOut` (tests hold the two
+    together), without validating again what this module just built.
+    """
+    return {key: _json_value(value) for key, value in out.items()}
 
 
 def now_ms() -> datetime:
