@@ -22,6 +22,7 @@ from eal.auth.context import Actor
 from eal.db.engine import driver_connection
 from eal.kit.clock import isoformat, utcnow
 from eal.webhooks.events import AUDIT_STREAM, delivery_bodies
+from eal.webhooks.subscriptions import subscribed_types
 
 
 class Source(StrEnum):
@@ -129,6 +130,39 @@ def _entry_time(conn: AsyncConnection) -> datetime:
     return instant
 
 
+_CONFIG_CHANGED = "eal.config_changed"
+
+
+def config_changed(conn: AsyncConnection) -> None:
+    """Note that this transaction changed an organization's settings, weather or webhooks.
+
+    The config revision its API key read is then out of date for the rest of
+    the transaction, so what is cached under it is no longer used here.
+    """
+    sync = conn.sync_connection
+    if sync is not None:
+        sync.info[_CONFIG_CHANGED] = sync.get_transaction()
+
+
+def cached_config_revision(
+    conn: AsyncConnection, actor: Actor, organization_id: uuid.UUID
+) -> int | None:
+    """The config revision under which cached data serves this transaction, if any.
+
+    That is the actor's (read with its API key) when the work is for the
+    actor's own organization and this transaction has not changed its config.
+    """
+    if actor.config_revision is None or organization_id != actor.organization_id:
+        return None
+    sync = conn.sync_connection
+    if sync is None:
+        return None
+    changed = sync.info.get(_CONFIG_CHANGED)
+    if changed is not None and changed is sync.get_transaction():
+        return None
+    return actor.config_revision
+
+
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per-field {"from", "to"} for every key whose value really changed."""
     changes: dict[str, dict[str, Any]] = {}
@@ -169,7 +203,14 @@ async def record(
         payload=body,
         created_at=_entry_time(conn),
     )
-    action_type, action_body, audit_body = delivery_bodies(event, data)
+    # Bodies nobody subscribes to are neither built nor sent.
+    revision = cached_config_revision(conn, actor, event.organization_id)
+    subscribed = (
+        None
+        if revision is None
+        else await subscribed_types(driver, event.organization_id, revision)
+    )
+    action_type, action_body, audit_body = delivery_bodies(event, data, subscribed)
     await driver.execute(
         _RECORD if change is None else _record_with(change.sql),
         event.id,
@@ -181,7 +222,7 @@ async def record(
         event.created_at,
         action_type,
         action_body,
-        AUDIT_STREAM,
+        None if audit_body is None else AUDIT_STREAM,
         audit_body,
         *(change.args if change is not None else ()),
     )

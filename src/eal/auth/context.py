@@ -17,6 +17,9 @@ class Actor:
     correlation_id: str | None = None
     key_id: uuid.UUID | None = None
     environment: Environment = Environment.LIVE
+    config_revision: int | None = None
+    """The organization's config revision as read with the API key, when known:
+    what was cached under it (scoring inputs, webhook subscriptions) is current."""
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,8 @@ class AuthContext:
     source: str = "api"
     correlation_id: str | None = None
     config_revision: int | None = None
-    """The tenant's settings-and-weather revision when the key was resolved
-    (None when acting for another organization): the key of cached scoring context."""
+    """The tenant's config revision when the key was resolved (None when acting
+    for another organization)."""
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
@@ -47,6 +50,7 @@ class AuthContext:
             correlation_id=self.correlation_id,
             key_id=self.key_id,
             environment=self.environment,
+            config_revision=self.config_revision,
         )
 
     @property

@@ -68,7 +68,7 @@ async def list_leads(
 @router.post("/leads", status_code=201, response_model=LeadOut)
 async def create_lead(body: LeadCreate, auth: WriteAuth, conn: DbConn) -> Response:
     """Create a lead; it is scored on the way in."""
-    lead = await service.create_lead(conn, auth.actor, body, config_revision=auth.config_revision)
+    lead = await service.create_lead(conn, auth.actor, body)
     # The service already rendered the lead through LeadOut (for the webhook
     # event); returning a response skips validating and rendering it again.
     return FastJSONResponse(lead, status_code=201)

@@ -293,8 +293,10 @@ async def scoring_context(
         # A cacheable read reaches ahead, so that the next leads' windows fit in it.
         end = at if revision is None else at + CONTEXT_CACHE_HORIZON
         inputs = await _read_inputs(conn, organization_id, since, end)
-        if revision is not None:
-            _remember(_inputs_cache, (organization_id, inputs.revision), inputs)
+        # Kept only when read at the revision the key saw: a different one is
+        # a change made since (or in this transaction), not yet settled.
+        if revision is not None and inputs.revision == revision:
+            _remember(_inputs_cache, (organization_id, revision), inputs)
     weather = tuple(e for e in inputs.weather if since <= e.occurred_at <= at)
     return replace(inputs.template, now=at, weather_events=weather[:MAX_WEATHER_EVENTS])
 
@@ -325,24 +327,18 @@ def contributions_out(result: ScoreResult) -> list[dict[str, Any]]:
 # --- Commands and queries ----------------------------------------------------
 
 
-async def create_lead(
-    conn: AsyncConnection,
-    actor: Actor,
-    body: LeadCreate,
-    *,
-    config_revision: int | None = None,
-) -> dict[str, Any]:
+async def create_lead(conn: AsyncConnection, actor: Actor, body: LeadCreate) -> dict[str, Any]:
     """Insert a lead, scored now, and record `lead.created`; the lead as JSON (as GET renders it).
 
     Every column's value is chosen here (ids and timestamps included), so the
     stored row is known without reading it back, and the one JSON rendering
     serves as both the webhook event's `data` and the response body.
-    `config_revision` (read with the API key) lets scoring use cached inputs.
     """
     check_contact(body.name, body.company, body.email)
     now = now_ms()
     organization_id = actor.organization_id
-    context = await scoring_context(conn, organization_id, now, revision=config_revision)
+    revision = events.cached_config_revision(conn, actor, organization_id)
+    context = await scoring_context(conn, organization_id, now, revision=revision)
     result = score_lead(signals_of(body, pain_points=None), context)
     values = dict.fromkeys(_LEAD_COLUMNS)
     values.update(body.model_dump())

@@ -348,6 +348,7 @@ async def update_organization(
             .returning(*organizations.c)
         )
     ).one()
+    events.config_changed(conn)
     await events.record(
         conn,
         actor,

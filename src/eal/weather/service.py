@@ -50,6 +50,7 @@ async def record_event(
             .returning(*weather_events.c)
         )
     ).one()
+    events.config_changed(conn)
     out = event_out(row)
     await events.record(
         conn,

@@ -124,18 +124,26 @@ def event_body(
 
 
 def delivery_bodies(
-    event: RecordedEvent, data: dict[str, Any] | None
-) -> tuple[str | None, str | None, str]:
+    event: RecordedEvent,
+    data: dict[str, Any] | None,
+    subscribed: frozenset[str] | None = None,
+) -> tuple[str | None, str | None, str | None]:
     """The fan-out of one audit entry: (event type, its body, the audit-stream body).
 
     The entry's action is a webhook event when it is one of :data:`EVENT_TYPES`;
     its body's `data` is `data` (the resource as the API returns it), or the
     audit payload when the caller gave none; otherwise type and body are None.
     `audit.log.event` subscribers get the audit entry itself as `data`.
+    `subscribed`, when known, names the event types that have subscribers;
+    bodies nobody subscribes to are not built (None).
     `events.record` inserts one delivery per subscribed endpoint in the
     statement that appends the entry.
     """
-    is_event = event.action in EVENT_TYPES and event.action != AUDIT_STREAM
+    is_event = (
+        event.action in EVENT_TYPES
+        and event.action != AUDIT_STREAM
+        and (subscribed is None or event.action in subscribed)
+    )
 
     def body(event_type: str, payload: Any) -> str:
         return event_body(
@@ -146,7 +154,11 @@ def delivery_bodies(
             data=payload,
         )
 
-    audit_body = body(AUDIT_STREAM, event.as_api())
+    audit_body = (
+        body(AUDIT_STREAM, event.as_api())
+        if subscribed is None or AUDIT_STREAM in subscribed
+        else None
+    )
     if not is_event:
         return None, None, audit_body
     return (

@@ -129,6 +129,7 @@ async def create_webhook(
             .returning(*webhook_endpoints.c)
         )
     ).one()
+    events.config_changed(conn)
     out = endpoint_out(row)
     await events.record(
         conn,
@@ -235,6 +236,7 @@ async def update_webhook(
             .returning(*webhook_endpoints.c)
         )
     ).one()
+    events.config_changed(conn)
     payload: dict[str, Any] = {"webhook_id": str(webhook_id), "diff": changes}
     if "enabled" in changes and not after.enabled:
         payload["cancelled_deliveries"] = await cancel_open_deliveries(conn, [webhook_id])
@@ -254,6 +256,7 @@ async def delete_webhook(
         .where(webhook_endpoints.c.id == webhook_id, webhook_endpoints.c.organization_id == org)
         .values(enabled=False, deleted_at=utcnow(), updated_at=utcnow())
     )
+    events.config_changed(conn)
     cancelled = await cancel_open_deliveries(conn, [webhook_id])
     await events.record(
         conn,

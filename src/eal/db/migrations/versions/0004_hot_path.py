@@ -37,11 +37,12 @@ GRANT EXECUTE ON FUNCTION eal_authenticate(bytea) TO eal_app;
 """
 
 UPGRADE = r"""
--- A number the database raises whenever an organization's settings or its
--- weather events change. Processes cache what they derive from both (the
--- lead-scoring context) under (organization, config_revision); every request
--- reads the current revision with its key, so a change made through any
--- process is seen by the next request everywhere.
+-- A number the database raises whenever an organization's settings, weather
+-- events or webhook endpoints change. Processes cache what they derive from
+-- them (the lead-scoring context, which event types have subscribers) under
+-- (organization, config_revision); every request reads the current revision
+-- with its key, so a change made through any process is seen by the next
+-- request everywhere.
 ALTER TABLE organizations ADD COLUMN config_revision bigint NOT NULL DEFAULT 0;
 
 CREATE FUNCTION eal_settings_revision() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -54,7 +55,7 @@ END $$;
 CREATE TRIGGER organizations_config_revision BEFORE UPDATE OF settings ON organizations
   FOR EACH ROW EXECUTE FUNCTION eal_settings_revision();
 
-CREATE FUNCTION eal_weather_revision() RETURNS trigger
+CREATE FUNCTION eal_bump_config_revision() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   UPDATE organizations o SET config_revision = o.config_revision + 1
@@ -62,7 +63,10 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER weather_events_config_revision AFTER INSERT OR UPDATE OR DELETE ON weather_events
-  FOR EACH ROW EXECUTE FUNCTION eal_weather_revision();
+  FOR EACH ROW EXECUTE FUNCTION eal_bump_config_revision();
+CREATE TRIGGER webhook_endpoints_config_revision
+  AFTER INSERT OR UPDATE OR DELETE ON webhook_endpoints
+  FOR EACH ROW EXECUTE FUNCTION eal_bump_config_revision();
 
 -- Authentication also returns the organization's config revision.
 DROP FUNCTION eal_authenticate(bytea);
@@ -165,8 +169,9 @@ DROP FUNCTION eal_authenticate(bytea);
 """
     + _AUTHENTICATE_0001
     + r"""
+DROP TRIGGER IF EXISTS webhook_endpoints_config_revision ON webhook_endpoints;
 DROP TRIGGER IF EXISTS weather_events_config_revision ON weather_events;
-DROP FUNCTION IF EXISTS eal_weather_revision();
+DROP FUNCTION IF EXISTS eal_bump_config_revision();
 DROP TRIGGER IF EXISTS organizations_config_revision ON organizations;
 DROP FUNCTION IF EXISTS eal_settings_revision();
 ALTER TABLE organizations DROP COLUMN IF EXISTS config_revision;
