@@ -48,12 +48,6 @@ def scratch_database(server_url: str = DEFAULT_SERVER) -> Iterator[str]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        if os.environ.get("HACK_SQL"):
-            async def hack():
-                c = await asyncpg.connect(url)
-                await c.execute(os.environ["HACK_SQL"])
-                await c.close()
-            asyncio.run(hack())
         yield url
     finally:
         asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
