@@ -49,6 +49,16 @@ async def audit_entries(
         return [{"action": r.action, "payload": r.payload} for r in rows]
 
 
+async def config_revision(db: Database, organization_id: uuid.UUID) -> int:
+    """The organization's config revision (raised by settings, weather and webhook changes)."""
+    async with db.system_transaction() as conn:
+        value = await conn.scalar(
+            text("SELECT config_revision FROM organizations WHERE id = :id"),
+            {"id": organization_id},
+        )
+    return int(value)
+
+
 def error_fields(response: httpx.Response) -> list[str]:
     """The field names a 422 envelope reports."""
     assert response.status_code == 422, response.text

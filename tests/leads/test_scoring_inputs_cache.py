@@ -17,19 +17,10 @@ from sqlalchemy import text
 from eal.db.engine import Database
 from eal.leads import scoring_weights as w
 from eal.leads import service
-from tests.leads.support import create_lead
+from tests.leads.support import config_revision, create_lead
 from tests.leads.test_weather_and_scoring_signals import ROSWELL, lead_body, reasons
 
 STORM_BOOST = round(100 * w.WEATHER_EVENT_WEIGHTS["storm"])
-
-
-async def revision(db: Database, organization_id: uuid.UUID) -> int:
-    async with db.system_transaction() as conn:
-        value = await conn.scalar(
-            text("SELECT config_revision FROM organizations WHERE id = :id"),
-            {"id": organization_id},
-        )
-    return int(value)
 
 
 async def run_sql(db: Database, sql: str, **params: object) -> None:
@@ -55,26 +46,26 @@ async def insert_storm(
 
 async def test_revision_rises_with_settings_and_weather_only(client, factory, db):
     t = await factory.tenant("Revision Co")
-    start = await revision(db, t.id)
+    start = await config_revision(db, t.id)
     await run_sql(db, "UPDATE organizations SET name = 'Renamed Co' WHERE id = :id", id=t.id)
-    assert await revision(db, t.id) == start
+    assert await config_revision(db, t.id) == start
     await run_sql(
         db,
         "UPDATE organizations SET settings = settings WHERE id = :id",
         id=t.id,
     )
-    assert await revision(db, t.id) == start  # the same settings: nothing to re-read
+    assert await config_revision(db, t.id) == start  # the same settings: nothing to re-read
     await run_sql(
         db,
         "UPDATE organizations SET settings = CAST(:s AS jsonb) WHERE id = :id",
         s=json.dumps({"service_area": {"postal_codes": [ROSWELL]}}),
         id=t.id,
     )
-    assert await revision(db, t.id) == start + 1
+    assert await config_revision(db, t.id) == start + 1
     event_id = await insert_storm(db, t.id)
-    assert await revision(db, t.id) == start + 2
+    assert await config_revision(db, t.id) == start + 2
     await run_sql(db, "DELETE FROM weather_events WHERE id = :id", id=event_id)
-    assert await revision(db, t.id) == start + 3
+    assert await config_revision(db, t.id) == start + 3
 
 
 async def test_weather_written_outside_the_api_counts_for_the_next_lead(client, factory, db):
@@ -112,7 +103,7 @@ async def test_a_cached_read_never_counts_weather_after_a_leads_arrival(client, 
     assert "storm event" not in reasons(lead)
     # The read behind that lead reached past its arrival and was kept; a lead
     # arriving after the storm is scored from it, storm included.
-    cached = service._inputs_cache[(t.id, await revision(db, t.id))]
+    cached = service._inputs_cache[(t.id, await config_revision(db, t.id))]
     assert [e.occurred_at for e in cached.weather] == [soon]
     async with db.tenant_transaction(t.id) as conn:
         later = await service.scoring_context(

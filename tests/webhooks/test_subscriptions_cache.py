@@ -13,20 +13,10 @@ import uuid
 
 from sqlalchemy import text
 
-from eal.db.engine import Database
-from tests.leads.support import create_lead
+from tests.leads.support import config_revision, create_lead
 from tests.webhooks.support import WEBHOOKS, create_webhook, deliveries_of
 
 URL = "http://127.0.0.1:9/hook"
-
-
-async def revision(db: Database, organization_id: uuid.UUID) -> int:
-    async with db.system_transaction() as conn:
-        value = await conn.scalar(
-            text("SELECT config_revision FROM organizations WHERE id = :id"),
-            {"id": organization_id},
-        )
-    return int(value)
 
 
 def types_of(rows: list) -> list[str]:  # type: ignore[type-arg]
@@ -35,19 +25,19 @@ def types_of(rows: list) -> list[str]:  # type: ignore[type-arg]
 
 async def test_endpoint_changes_raise_the_config_revision(client, factory, db):
     t = await factory.tenant("Hook Revision Co")
-    start = await revision(db, t.id)
+    start = await config_revision(db, t.id)
     hook = await create_webhook(client, t, URL)
-    assert await revision(db, t.id) == start + 1
+    assert await config_revision(db, t.id) == start + 1
     response = await client.patch(
         f"{WEBHOOKS}/{hook['id']}", headers=t.headers, json={"enabled": False}
     )
     assert response.status_code == 200, response.text
-    assert await revision(db, t.id) == start + 2
+    assert await config_revision(db, t.id) == start + 2
     assert (await client.delete(f"{WEBHOOKS}/{hook['id']}", headers=t.headers)).status_code in (
         200,
         204,
     )
-    assert await revision(db, t.id) == start + 3
+    assert await config_revision(db, t.id) == start + 3
 
 
 async def test_an_endpoint_registered_after_quiet_writes_gets_the_next_event(client, factory, db):
