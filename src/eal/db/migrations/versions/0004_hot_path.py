@@ -36,6 +36,48 @@ REVOKE ALL ON FUNCTION eal_authenticate(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eal_authenticate(bytea) TO eal_app;
 """
 
+# The chain trigger (as in 0001_core) with its hash expression left open.
+_CHAIN_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION eal_audit_chain() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  head_seq bigint;
+  head_hash bytea;
+  tail_seq bigint;
+  tail_hash bytea;
+BEGIN
+  SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+    FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
+  IF NOT FOUND THEN
+    INSERT INTO audit_chain_heads (organization_id, last_seq, last_hash)
+      VALUES (NEW.organization_id, 0, decode(repeat('00', 32), 'hex'))
+      ON CONFLICT (organization_id) DO NOTHING;
+    SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
+      FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
+  END IF;
+  SELECT e.seq, e.hash INTO tail_seq, tail_hash FROM platform_events e
+    WHERE e.organization_id = NEW.organization_id AND e.seq > head_seq
+    ORDER BY e.seq DESC LIMIT 1;
+  IF FOUND THEN
+    head_seq := tail_seq;
+    head_hash := tail_hash;
+  END IF;
+  NEW.seq := head_seq + 1;
+  NEW.prev_hash := head_hash;
+  NEW.hash := __HASH__;
+  RETURN NEW;
+END $$;
+"""
+# The hash, written inline: the expression of eal_audit_hash (which verification
+# keeps using). Called from PL/pgSQL, the SQL function ran as a query of its own
+# per entry, which cost more than the rest of the append.
+_INLINE_HASH = r"""sha256(NEW.prev_hash || convert_to(concat_ws('|', NEW.id::text,
+    NEW.organization_id::text, NEW.seq::text, NEW.action, NEW.source,
+    coalesce(NEW.correlation_id, ''), NEW.payload::text,
+    (extract(epoch FROM NEW.created_at) * 1000000)::bigint::text), 'UTF8'))"""
+_CALLED_HASH = r"""eal_audit_hash(NEW.prev_hash, NEW.id, NEW.organization_id, NEW.seq,
+    NEW.action, NEW.source, NEW.correlation_id, NEW.payload, NEW.created_at)"""
+
 UPGRADE = r"""
 -- A number the database raises whenever an organization's settings, weather
 -- events or webhook endpoints change. Processes cache what they derive from
@@ -94,77 +136,11 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION eal_authenticate(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eal_authenticate(bytea) TO eal_app;
-
--- The chain trigger computes the link's hash inline. The expression is the
--- body of eal_audit_hash (which verification keeps using): called from
--- PL/pgSQL, the SQL function ran as a query of its own per entry, which cost
--- more than the rest of the append.
-CREATE OR REPLACE FUNCTION eal_audit_chain() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-  head_seq bigint;
-  head_hash bytea;
-  tail_seq bigint;
-  tail_hash bytea;
-BEGIN
-  SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
-    FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
-  IF NOT FOUND THEN
-    INSERT INTO audit_chain_heads (organization_id, last_seq, last_hash)
-      VALUES (NEW.organization_id, 0, decode(repeat('00', 32), 'hex'))
-      ON CONFLICT (organization_id) DO NOTHING;
-    SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
-      FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
-  END IF;
-  SELECT e.seq, e.hash INTO tail_seq, tail_hash FROM platform_events e
-    WHERE e.organization_id = NEW.organization_id AND e.seq > head_seq
-    ORDER BY e.seq DESC LIMIT 1;
-  IF FOUND THEN
-    head_seq := tail_seq;
-    head_hash := tail_hash;
-  END IF;
-  NEW.seq := head_seq + 1;
-  NEW.prev_hash := head_hash;
-  NEW.hash := sha256(NEW.prev_hash || convert_to(concat_ws('|', NEW.id::text,
-    NEW.organization_id::text, NEW.seq::text, NEW.action, NEW.source,
-    coalesce(NEW.correlation_id, ''), NEW.payload::text,
-    (extract(epoch FROM NEW.created_at) * 1000000)::bigint::text), 'UTF8'));
-  RETURN NEW;
-END $$;
-"""
+""" + _CHAIN_FUNCTION.replace("__HASH__", _INLINE_HASH)
 
 DOWNGRADE = (
-    r"""
-CREATE OR REPLACE FUNCTION eal_audit_chain() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-  head_seq bigint;
-  head_hash bytea;
-  tail_seq bigint;
-  tail_hash bytea;
-BEGIN
-  SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
-    FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
-  IF NOT FOUND THEN
-    INSERT INTO audit_chain_heads (organization_id, last_seq, last_hash)
-      VALUES (NEW.organization_id, 0, decode(repeat('00', 32), 'hex'))
-      ON CONFLICT (organization_id) DO NOTHING;
-    SELECT h.last_seq, h.last_hash INTO head_seq, head_hash
-      FROM audit_chain_heads h WHERE h.organization_id = NEW.organization_id FOR UPDATE;
-  END IF;
-  SELECT e.seq, e.hash INTO tail_seq, tail_hash FROM platform_events e
-    WHERE e.organization_id = NEW.organization_id AND e.seq > head_seq
-    ORDER BY e.seq DESC LIMIT 1;
-  IF FOUND THEN
-    head_seq := tail_seq;
-    head_hash := tail_hash;
-  END IF;
-  NEW.seq := head_seq + 1;
-  NEW.prev_hash := head_hash;
-  NEW.hash := eal_audit_hash(NEW.prev_hash, NEW.id, NEW.organization_id, NEW.seq, NEW.action,
-                             NEW.source, NEW.correlation_id, NEW.payload, NEW.created_at);
-  RETURN NEW;
-END $$;
+    _CHAIN_FUNCTION.replace("__HASH__", _CALLED_HASH)
+    + r"""
 DROP FUNCTION eal_authenticate(bytea);
 """
     + _AUTHENTICATE_0001
