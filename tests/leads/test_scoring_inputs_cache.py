@@ -110,3 +110,19 @@ async def test_a_cached_read_never_counts_weather_after_a_leads_arrival(client, 
             conn, t.id, soon + timedelta(minutes=1), revision=cached.revision
         )
     assert [e.type.value for e in later.weather_events] == ["storm"]
+
+
+async def test_many_events_after_arrival_do_not_push_out_the_ones_before(client, factory, db):
+    t = await factory.tenant("Busy Feed Co")
+    await insert_storm(db, t.id)  # a day ago, in the lead's area
+    soon = datetime.now(UTC) + timedelta(minutes=2)
+    async with db.system_transaction() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO weather_events (organization_id, event_type, postal_codes, occurred_at) "
+                "SELECT :org, 'freeze', ARRAY['78756'], :at FROM generate_series(1, :n)"
+            ),
+            {"org": t.id, "at": soon, "n": service.MAX_WEATHER_EVENTS},
+        )
+    lead = await create_lead(client, t, **lead_body(ROSWELL))
+    assert "recent storm event" in reasons(lead)

@@ -293,6 +293,9 @@ async def scoring_context(
         # A cacheable read reaches ahead, so that the next leads' windows fit in it.
         end = at if revision is None else at + CONTEXT_CACHE_HORIZON
         inputs = await _read_inputs(conn, organization_id, since, end)
+        if not inputs.complete and end != at:
+            # Capped: events after `at` must not take the places of earlier ones.
+            inputs = await _read_inputs(conn, organization_id, since, at)
         # Kept only when read at the revision the key saw: a different one is
         # a change made since (or in this transaction), not yet settled.
         if revision is not None and inputs.revision == revision:
