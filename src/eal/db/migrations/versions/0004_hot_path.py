@@ -11,11 +11,12 @@ down_revision = ("0002_leads", "0003_webhooks")
 branch_labels = None
 depends_on = None
 
-# The authentication function before this revision, restored by the downgrade.
-_AUTHENTICATE_0001 = r"""
+# The authentication function (as in 0001_core) with its extra output left open:
+# this revision returns the organization's config revision too.
+_AUTHENTICATE = r"""
 CREATE FUNCTION eal_authenticate(p_hash bytea)
 RETURNS TABLE (key_id uuid, organization_id uuid, scopes text[], environment text,
-               parent_organization_id uuid)
+               parent_organization_id uuid__COLUMNS__)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   k api_keys%ROWTYPE;
@@ -26,15 +27,23 @@ BEGIN
   END IF;
   PERFORM set_config('app.organization_id', k.organization_id::text, true);
   IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' THEN
+    -- SKIP LOCKED: the row lock lasts until the request's transaction ends, so a
+    -- concurrent request of the same key must not wait for it; that one records it.
     UPDATE api_keys a SET last_used_at = now()
       WHERE a.id = (SELECT b.id FROM api_keys b WHERE b.id = k.id FOR UPDATE SKIP LOCKED);
   END IF;
-  RETURN QUERY SELECT k.id, k.organization_id, k.scopes, k.environment, o.parent_organization_id
+  RETURN QUERY SELECT k.id, k.organization_id, k.scopes, k.environment,
+    o.parent_organization_id__VALUES__
     FROM organizations o WHERE o.id = k.organization_id;
 END $$;
 REVOKE ALL ON FUNCTION eal_authenticate(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eal_authenticate(bytea) TO eal_app;
 """
+
+
+def _authenticate(columns: str, values: str) -> str:
+    return _AUTHENTICATE.replace("__COLUMNS__", columns).replace("__VALUES__", values)
+
 
 # The chain trigger (as in 0001_core) with its hash expression left open.
 _CHAIN_FUNCTION = r"""
@@ -78,7 +87,8 @@ _INLINE_HASH = r"""sha256(NEW.prev_hash || convert_to(concat_ws('|', NEW.id::tex
 _CALLED_HASH = r"""eal_audit_hash(NEW.prev_hash, NEW.id, NEW.organization_id, NEW.seq,
     NEW.action, NEW.source, NEW.correlation_id, NEW.payload, NEW.created_at)"""
 
-UPGRADE = r"""
+UPGRADE = (
+    r"""
 -- A number the database raises whenever an organization's settings, weather
 -- events or webhook endpoints change. Processes cache what they derive from
 -- them (the lead-scoring context, which event types have subscribers) under
@@ -112,38 +122,17 @@ CREATE TRIGGER webhook_endpoints_config_revision
 
 -- Authentication also returns the organization's config revision.
 DROP FUNCTION eal_authenticate(bytea);
-CREATE FUNCTION eal_authenticate(p_hash bytea)
-RETURNS TABLE (key_id uuid, organization_id uuid, scopes text[], environment text,
-               parent_organization_id uuid, config_revision bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-  k api_keys%ROWTYPE;
-BEGIN
-  SELECT * INTO k FROM api_keys a WHERE a.key_hash = p_hash AND a.revoked_at IS NULL;
-  IF NOT FOUND THEN
-    RETURN;
-  END IF;
-  PERFORM set_config('app.organization_id', k.organization_id::text, true);
-  IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' THEN
-    -- SKIP LOCKED: the row lock lasts until the request's transaction ends, so a
-    -- concurrent request of the same key must not wait for it; that one records it.
-    UPDATE api_keys a SET last_used_at = now()
-      WHERE a.id = (SELECT b.id FROM api_keys b WHERE b.id = k.id FOR UPDATE SKIP LOCKED);
-  END IF;
-  RETURN QUERY SELECT k.id, k.organization_id, k.scopes, k.environment, o.parent_organization_id,
-    o.config_revision
-    FROM organizations o WHERE o.id = k.organization_id;
-END $$;
-REVOKE ALL ON FUNCTION eal_authenticate(bytea) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION eal_authenticate(bytea) TO eal_app;
-""" + _CHAIN_FUNCTION.replace("__HASH__", _INLINE_HASH)
+"""
+    + _authenticate(", config_revision bigint", ", o.config_revision")
+    + _CHAIN_FUNCTION.replace("__HASH__", _INLINE_HASH)
+)
 
 DOWNGRADE = (
     _CHAIN_FUNCTION.replace("__HASH__", _CALLED_HASH)
     + r"""
 DROP FUNCTION eal_authenticate(bytea);
 """
-    + _AUTHENTICATE_0001
+    + _authenticate("", "")
     + r"""
 DROP TRIGGER IF EXISTS webhook_endpoints_config_revision ON webhook_endpoints;
 DROP TRIGGER IF EXISTS weather_events_config_revision ON weather_events;
