@@ -1,0 +1,68 @@
+"""`eal audit ...`: verifying and purging the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from eal.cli.common import emit, fail, parse_uuid, run_with_database
+
+app = typer.Typer(help="The audit log.", no_args_is_help=True)
+
+
+@app.command("verify")
+def verify(
+    org: Annotated[str | None, typer.Option(help="Verify one organization only.")] = None,
+) -> None:
+    """Verify the audit log hash chains; exit 1 at the first broken link."""
+    org_id = parse_uuid(org, "--org must be an organization id (UUID)") if org else None
+
+    async def work(db: Any) -> Any:
+        from sqlalchemy import select
+
+        from eal.audit.chain import verify_chains
+        from eal.organizations.models import organizations
+
+        # One snapshot for the whole walk: appends committing meanwhile are not half-seen.
+        async with db.snapshot_transaction() as conn:
+            if org_id is not None:
+                exists = await conn.scalar(
+                    select(organizations.c.id).where(organizations.c.id == org_id)
+                )
+                if exists is None:
+                    fail(f"organization {org_id} does not exist", 2)
+            return await verify_chains(conn, org_id)
+
+    report = run_with_database(work)
+    emit(
+        {
+            "ok": report.ok,
+            "organizations": report.organizations,
+            "entries": report.entries,
+            "broken": [
+                {
+                    "organization_id": b.organization_id,
+                    "entry_id": b.entry_id,
+                    "seq": b.seq,
+                    "reason": b.reason,
+                }
+                for b in report.broken
+            ],
+        }
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("purge")
+def purge() -> None:
+    """Delete audit entries older than the 7-year retention period now."""
+
+    async def work(db: Any) -> int:
+        from eal.audit.retention import purge_expired_entries
+
+        async with db.system_transaction() as conn:
+            return await purge_expired_entries(conn)
+
+    emit({"deleted": run_with_database(work)})
