@@ -158,9 +158,9 @@ def floor_server(database_url: str) -> Iterator[tuple[str, int]]:
 
 async def create_tenants(database_url: str) -> list[dict[str, str]]:
     """Ten organizations (service area, source weights, a recent storm) with write keys."""
+    from eal.apikeys.service import create_api_key
     from eal.auth.context import Actor
     from eal.auth.scopes import Scope
-    from eal.auth.service import create_api_key
     from eal.db.engine import Database, set_tenant
     from eal.db.url import async_url
     from eal.organizations.service import insert_organization

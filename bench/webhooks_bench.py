@@ -184,11 +184,12 @@ async def _produce(
     url: str, org_id: uuid.UUID, *, events: int, per_tx: int, rate: float | None
 ) -> dict[str, float]:
     """Record `events` lead.created entries; returns {event_id: commit time}."""
+    from eal.webhooks.events import public_event_id
+
     from eal import events as audit
     from eal.auth.context import Actor
     from eal.db.engine import Database
     from eal.db.url import async_url
-    from eal.webhooks.events import public_event_id
 
     db = Database.connect(async_url(url), pool_size=2, max_overflow=0)
     actor = Actor(organization_id=org_id, source="system")

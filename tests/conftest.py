@@ -26,6 +26,7 @@ from eal.config import Settings
 from eal.db.engine import Database
 from eal.db.migrate import upgrade_to_head
 from eal.db.url import async_url
+from eal.runtime import Runtime
 from tests.factories import Factory
 
 REDIS_URL = os.environ.get("EAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -140,6 +141,13 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture(scope="session")
+def runtime(app: Any) -> Runtime:
+    """The runtime of the test app (databases, secret box, HTTP client, clock)."""
+    built: Runtime = app.state.runtime
+    return built
 
 
 @pytest.fixture

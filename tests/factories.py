@@ -6,10 +6,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from eal.auth.context import Actor
-from eal.auth.scopes import Environment, Scope
-from eal.auth.service import create_api_key
-from eal.db.engine import Database, set_tenant
+from eal.apikeys.service import create_api_key
+from eal.auth.scopes import Scope
+from eal.db.engine import Database
+from eal.db.tx import Tx
+from eal.kit.identity import Actor, Environment, Source
 from eal.organizations.service import insert_organization
 
 
@@ -37,10 +38,11 @@ class Factory:
         self, name: str = "Test Restoration", *, parent: uuid.UUID | None = None
     ) -> dict[str, Any]:
         async with self.db.system_transaction() as conn:
+            tx = Tx(conn, actor=Actor(organization_id=parent or uuid.uuid4(), source=Source.SYSTEM))
             if parent is not None:
-                await set_tenant(conn, parent)
-            actor = Actor(organization_id=parent or uuid.uuid4(), source="system")
-            return await insert_organization(conn, actor, name=name, parent_id=parent)
+                await tx.set_tenant(parent)
+            org = await insert_organization(tx, name=name, parent_id=parent)
+            return org.model_dump()
 
     async def key(
         self,
@@ -49,14 +51,15 @@ class Factory:
         environment: str = "live",
     ) -> dict[str, Any]:
         async with self.db.system_transaction() as conn:
-            await set_tenant(conn, organization_id)
-            return await create_api_key(
-                conn,
-                Actor(organization_id=organization_id, source="system"),
+            tx = Tx(conn, actor=Actor(organization_id=organization_id, source=Source.SYSTEM))
+            await tx.set_tenant(organization_id)
+            key = await create_api_key(
+                tx,
                 organization_id=organization_id,
                 scopes=[Scope(s) for s in scopes.split(",")],
                 environment=Environment(environment),
             )
+            return key.model_dump()
 
     async def tenant(
         self,

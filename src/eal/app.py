@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -17,13 +16,10 @@ from eal.api.errors import install_error_handlers
 from eal.api.middleware import EdgeMiddleware
 from eal.api.openapi import build_openapi
 from eal.api.responses import FastJSONResponse
-from eal.api.state import AppState
 from eal.config import Settings, get_settings
-from eal.db.engine import Database
-from eal.db.url import resolve_database_url
 from eal.geo import load_postal_index
-from eal.kit.ratelimit import make_rate_limiter
-from eal.kit.secretbox import SecretBox, load_secret_key
+from eal.kit.clock import Clock
+from eal.runtime import Runtime, settle_memory
 
 API_PREFIX = "/api/v1"
 
@@ -33,48 +29,34 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name.replace('_', '-')}"
 
 
-def build_state(settings: Settings) -> AppState:
-    """Create the process-wide handles (connections open lazily)."""
-    url = resolve_database_url(settings.database_url, settings.data_dir)
-    db = Database.connect(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-    )
-    return AppState(
-        settings=settings,
-        db=db,
-        rate_limiter=make_rate_limiter(
-            redis_url=settings.redis_url,
-            per_minute=settings.rate_limit_per_minute,
-            burst=settings.rate_limit_burst,
-        ),
-        secret_box=SecretBox(load_secret_key(settings.secret_key, settings.data_dir)),
-        http=httpx.AsyncClient(timeout=httpx.Timeout(15.0), follow_redirects=False),
-    )
+def create_app(
+    settings: Settings | None = None, *, run_worker: bool = False, clock: Clock | None = None
+) -> FastAPI:
+    """Build the ASGI app. `run_worker` starts the background worker in-process.
 
-
-def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
-    """Build the ASGI app. `run_worker` starts the background worker in-process."""
+    The runtime (databases, secret box, HTTP client, rate limiter, `clock`) is
+    built when the app starts and reachable as `app.state.runtime`.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = build_state(settings)
-        app.state.eal = state
+        runtime = Runtime.build(settings, clock=clock)
+        app.state.runtime = runtime
         # Build the postal-code index now, not on the first scored lead.
         await asyncio.to_thread(load_postal_index)
         background: list[Any] = []
         if run_worker:
             from eal.worker.runner import start_in_process
 
-            background.append(await start_in_process(state))
+            background.append(await start_in_process(runtime))
+        settle_memory()
         try:
             yield
         finally:
             for task in background:
                 await task.stop()
-            await state.http.aclose()
-            await state.rate_limiter.close()
-            await state.db.dispose()
+            await runtime.aclose()
 
     # Swagger UI's assets are served by the service itself, so /docs works offline.
     app = FastAPIOffline(

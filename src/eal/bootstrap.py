@@ -3,41 +3,59 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import select, text
+from pydantic import BaseModel
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from eal.auth.context import Actor
-from eal.auth.scopes import Environment, Scope
+from eal.apikeys.schemas import ApiKeyCreated
+from eal.auth.scopes import Scope
 from eal.db.engine import Database
+from eal.db.locks import LockId
+from eal.db.tx import Tx
+from eal.kit.identity import Actor, Environment, Source
+from eal.organizations.schemas import OrganizationOut
 
 FIRST_ORGANIZATION_NAME = "My Restoration Company"
-_LOCK_ID = 7_402_113_002
 
 
-async def bootstrap_first_organization(url: URL) -> dict[str, Any] | None:
+class FirstOrganization(BaseModel):
+    """What the first start created: the organization and its admin key (secret included)."""
+
+    organization: OrganizationOut
+    api_key: ApiKeyCreated
+
+
+async def bootstrap_first_organization(url: URL) -> FirstOrganization | None:
     """Create the first organization + admin key if there is none; None otherwise."""
-    from eal.auth.service import create_api_key
-    from eal.organizations.models import organizations
+    from eal.apikeys.service import create_api_key
+    from eal.organizations import repository
     from eal.organizations.service import insert_organization
 
     db = Database.connect(url, pool_size=1, max_overflow=0)
     try:
         async with db.system_transaction() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
-            if await conn.scalar(select(organizations.c.id).limit(1)) is not None:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LockId.BOOTSTRAP})
+            if await repository.any_exists(conn):
                 return None
-            actor = Actor(organization_id=uuid.uuid4(), source="system", correlation_id="bootstrap")
-            org = await insert_organization(conn, actor, name=FIRST_ORGANIZATION_NAME)
-            key = await create_api_key(
+            tx = Tx(
                 conn,
-                Actor(organization_id=org["id"], source="system", correlation_id="bootstrap"),
-                organization_id=org["id"],
+                actor=Actor(
+                    organization_id=uuid.uuid4(), source=Source.SYSTEM, correlation_id="bootstrap"
+                ),
+            )
+            org = await insert_organization(tx, name=FIRST_ORGANIZATION_NAME)
+            tx.bind(
+                Actor(organization_id=org.id, source=Source.SYSTEM, correlation_id="bootstrap"),
+                config_revision=None,
+            )
+            key = await create_api_key(
+                tx,
+                organization_id=org.id,
                 scopes=[Scope.ADMIN],
                 environment=Environment.LIVE,
                 name="First admin key",
             )
-            return {"organization": org, "api_key": key}
+            return FirstOrganization(organization=org, api_key=key)
     finally:
         await db.dispose()

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default=15.0, gt=0, validation_alias="EAL_WEBHOOK_TIMEOUT"
     )
 
+    job_concurrency: int = Field(default=10, ge=1, le=1000, validation_alias="EAL_JOB_CONCURRENCY")
+    job_heartbeat_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="EAL_JOB_HEARTBEAT_SECONDS"
+    )
+
     log_level: str = Field(default="INFO", validation_alias="EAL_LOG_LEVEL")
     log_format: str = Field(default="json", validation_alias="EAL_LOG_FORMAT")
 

@@ -1,12 +1,16 @@
 """US postal code resolution and great-circle distances, offline.
 
-Coordinates come from the ``zipcodes`` package, which ships the USPS
-postal code list. Its own lookup scans the whole list on every call (about a
-millisecond), so the first resolution builds a ``{code: (lat, long)}`` dict
-once (a few hundred milliseconds, about 42,000 entries) and every later
-lookup is a dict hit, further memoised per code. Call
-:func:`load_postal_index` at start-up to pay that cost before the first
-request instead of during it.
+Coordinates come from the USPS postal code list as the ``zipcodes`` package
+ships it, compiled into a small table shipped with eal
+(``eal/data/postal_codes.bin``, written by ``tools/build_postal_index.py``):
+the sorted five-digit codes as ``uint32`` and their latitude and longitude
+as ``int32`` ten-thousandths of a degree, about 0.5 MB for some 42,000
+codes. The table is read once per process, on the first resolution, into
+three arrays, and a lookup is a binary search in them (about a
+microsecond). Loaded as the package's own records (which it keeps) and a
+dict built from them, the same list held some 145 MB. Call
+:func:`load_postal_index` at start-up to read it before the first request
+instead of during it.
 
 :class:`ServiceArea` is where an organization works (listed postal codes,
 a center and radius, or both), as kept in its ``settings.service_area``.
@@ -16,12 +20,14 @@ from __future__ import annotations
 
 import math
 import re
+import struct
+import sys
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
-from typing import Any
-
-import zipcodes
+from functools import cache
+from importlib import resources
 
 __all__ = [
     "EARTH_RADIUS_MILES",
@@ -70,38 +76,98 @@ def parse_postal_code(code: object, what: str = "postal code") -> str:
     return normalized
 
 
+# The postal code table (see tools/build_postal_index.py, which writes it).
+# Little-endian: a header (magic, format version, row count n, coordinate
+# scale), then n uint32 codes in ascending order, n int32 latitudes and n
+# int32 longitudes, row for row, each coordinate in 1/scale degrees.
+_TABLE_HEADER = struct.Struct("<4sIII")
+_TABLE_MAGIC = b"EALZ"
+_TABLE_VERSION = 1
+# The USPS list gives coordinates to four decimals, so ten-thousandths hold
+# them exactly, and ``scaled / scale`` (true division of two ints, correctly
+# rounded) is the very float ``float("34.0408")`` gives: resolutions are
+# bit-for-bit what parsing the list's own text gives. The generator refuses
+# a coordinate with more decimals instead of rounding it.
+_COORDINATE_SCALE = 10_000
+_TABLE_PATH = ("data", "postal_codes.bin")
+
+
+@dataclass(frozen=True, slots=True)
+class _PostalTable:
+    codes: array[int]
+    latitudes: array[int]
+    longitudes: array[int]
+    scale: int
+
+
+def _read_table(data: bytes) -> _PostalTable:
+    """Parse the shipped table; ValueError if it is not one this code reads."""
+    if len(data) < _TABLE_HEADER.size:
+        raise ValueError("postal code table: truncated header")
+    magic, version, count, scale = _TABLE_HEADER.unpack_from(data)
+    if magic != _TABLE_MAGIC or version != _TABLE_VERSION:
+        raise ValueError(f"postal code table: unknown format {magic!r} version {version}")
+    if len(data) != _TABLE_HEADER.size + 12 * count or scale <= 0:
+        raise ValueError(f"postal code table: {len(data)} bytes do not hold {count} rows")
+    columns: list[array[int]] = []
+    offset = _TABLE_HEADER.size
+    for typecode in ("I", "i", "i"):
+        column = array(typecode)
+        if column.itemsize != 4:  # a C int of another size: the bytes would not fit
+            raise RuntimeError(f"array({typecode!r}) is not 32-bit here")
+        column.frombytes(data[offset : offset + 4 * count])
+        if sys.byteorder != "little":
+            column.byteswap()
+        columns.append(column)
+        offset += 4 * count
+    codes, latitudes, longitudes = columns
+    return _PostalTable(codes, latitudes, longitudes, scale)
+
+
 @cache
-def _postal_index() -> dict[str, tuple[float, float]]:
-    """Build the code -> (latitude, longitude) index once per process."""
-    index: dict[str, tuple[float, float]] = {}
-    # zipcodes' Python wrapper is untyped; list_all() returns list[dict[str, Any]].
-    rows: list[dict[str, Any]] = zipcodes.list_all()  # type: ignore[no-untyped-call]
-    for row in rows:
-        try:
-            index[str(row["zip_code"])] = (float(row["lat"]), float(row["long"]))
-        except (KeyError, TypeError, ValueError):
-            # A row without usable coordinates cannot be placed; skip it
-            # rather than fail every lookup.
-            continue
-    return index
+def _postal_table() -> _PostalTable:
+    """Read the shipped postal code table once per process."""
+    resource = resources.files("eal")
+    for part in _TABLE_PATH:
+        resource = resource / part
+    return _read_table(resource.read_bytes())
 
 
 def load_postal_index() -> int:
-    """Build the postal code index now (if not built yet); return its size."""
-    return len(_postal_index())
+    """Load the postal code index now (if not loaded yet); return its size."""
+    return len(_postal_table().codes)
 
 
-@lru_cache(maxsize=65_536)
+def _coordinates(code: str) -> tuple[float, float] | None:
+    """Look up five ASCII digits in the table."""
+    table = _postal_table()
+    key = int(code)
+    codes = table.codes
+    i = bisect_left(codes, key)
+    if i == len(codes) or codes[i] != key:
+        return None
+    return (table.latitudes[i] / table.scale, table.longitudes[i] / table.scale)
+
+
+# Not memoised: a lookup costs about a microsecond (the dict this table
+# replaced took 0.7 us), scoring makes two or three per lead, and the
+# lru_cache that sat here held some 12 MB once full (65,536 codes).
 def resolve_postal_code(code: str) -> tuple[float, float] | None:
     """Return ``(latitude, longitude)`` for a US postal code, or None if unknown.
 
     Accepts the forms :func:`normalize_postal_code` accepts; anything else,
     and any well-formed code not in the USPS list, gives None.
     """
+    # Callers mostly hold codes already normalised (leads and service areas
+    # store them so): those skip the regex.
+    if isinstance(code, str) and len(code) == 5 and code.isascii() and code.isdigit():
+        return _coordinates(code)
     normalized = normalize_postal_code(code)
-    if normalized is None:
+    # The regex's \d also matches non-ASCII digits, which int() would read
+    # as ASCII ones; no such code is in the USPS list.
+    if normalized is None or not normalized.isascii():
         return None
-    return _postal_index().get(normalized)
+    return _coordinates(normalized)
 
 
 def haversine_miles(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
+from fastapi import Depends
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.responses import JSONResponse
 
 from eal import events
-from eal.api.deps import DbConn
+from eal.api.deps import TxDep
 from eal.api.routing import api_router
 from eal.app import create_app
-from eal.auth.deps import WriteAuth
+from eal.auth.context import AuthContext
+from eal.auth.deps import require
+from eal.auth.scopes import Scope
 from eal.errors import Conflict
-from tests.api.support import assert_error, audit_entries
+from eal.events import Action
+from tests.support import assert_error, audit_entries
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +31,10 @@ async def probe_client(settings) -> AsyncIterator[httpx.AsyncClient]:
     router = api_router(tags=["probe"])
 
     @router.post("/probe/audit/{outcome}")
-    async def audit_then(outcome: str, auth: WriteAuth, conn: DbConn) -> Any:
-        await events.record(conn, auth.actor, "probe.recorded", {"outcome": outcome})
+    async def audit_then(
+        outcome: str, auth: Annotated[AuthContext, Depends(require(Scope.WRITE))], tx: TxDep
+    ) -> Any:
+        await events.record(tx, Action.LEAD_SCORED, {"outcome": outcome})
         if outcome == "conflict":
             raise Conflict("refused after writing")
         if outcome == "crash":
@@ -50,7 +56,7 @@ async def test_entry_commits_with_a_successful_request(probe_client, factory, db
         "/api/v1/probe/audit/ok", headers={**t.headers, "X-Request-ID": "corr_ok"}
     )
     assert r.status_code == 200, r.text
-    [entry] = await audit_entries(db, t.id, "probe.recorded")
+    [entry] = await audit_entries(db, t.id, "lead.scored")
     assert entry["payload"] == {"outcome": "ok", "key_id": str(t.key_id)}
     assert entry["correlation_id"] == "corr_ok"
 
@@ -62,7 +68,7 @@ async def test_entry_rolls_back_with_a_failed_request(probe_client, factory, db,
     t = await factory.tenant(f"Rolled Back {outcome}", scopes="read,write")
     r = await probe_client.post(f"/api/v1/probe/audit/{outcome}", headers=t.headers)
     assert r.status_code == status
-    assert await audit_entries(db, t.id, "probe.recorded") == []
+    assert await audit_entries(db, t.id, "lead.scored") == []
 
 
 async def test_runtime_role_cannot_update_or_delete_entries(db, factory):

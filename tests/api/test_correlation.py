@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.support import assert_error, audit_entries, table_counts
+from tests.support import assert_error, audit_entries, table_counts
 
 
 async def test_request_id_is_generated_when_absent(client):

@@ -10,7 +10,7 @@ import httpx
 from eal.api.middleware import MAX_BODY_BYTES
 from eal.api.routing import api_router
 from eal.app import create_app
-from tests.api.support import assert_error, error_fields, table_counts
+from tests.support import assert_error, error_fields, table_counts
 
 
 async def test_unknown_route_is_404_envelope(client):

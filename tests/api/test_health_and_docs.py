@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.api.support import assert_error
+from tests.support import assert_error
 
 
 async def test_health_without_key_reports_no_identity(client):

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from eal.db.engine import APP_ROLE, set_tenant
-from tests.api.support import assert_error, org_row
+from tests.support import assert_error, org_row
 
 
 async def _tenant_tables(db) -> list[str]:

@@ -12,8 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal import events
-from eal.auth.context import Actor
 from eal.db.engine import Database
+from eal.db.tx import Tx
+from eal.events import Action
+from eal.kit.identity import Actor, Source
 
 _INSERT_AT = text(
     "INSERT INTO platform_events (organization_id, action, source, payload, created_at, "
@@ -22,21 +24,49 @@ _INSERT_AT = text(
 )
 
 
+_INSERT_NOW = text(
+    "INSERT INTO platform_events (organization_id, action, source, correlation_id, payload, "
+    "seq, prev_hash, hash) VALUES (:org, :action, :source, 'corr_test', CAST(:payload AS jsonb), "
+    "0, ''::bytea, ''::bytea) RETURNING id"
+)
+
+
 async def record_in_one_transaction(
     db: Database,
     organization_id: uuid.UUID,
     count: int,
     *,
-    action: str = "test.event",
+    action: str = Action.LEAD_SCORED,
     source: str = "worker",
 ) -> list[uuid.UUID]:
-    """Record `count` events in ONE tenant transaction (they all share now())."""
-    actor = Actor(organization_id=organization_id, source=source, correlation_id="corr_test")
+    """Record `count` entries in ONE tenant transaction (they all share its instant).
+
+    A catalogued action goes through `events.record`; any other name (filters
+    are tested with made-up actions too) is inserted as the runtime role would,
+    through the same chain trigger.
+    """
+    actor = Actor(
+        organization_id=organization_id, source=Source(source), correlation_id="corr_test"
+    )
     ids = []
     async with db.tenant_transaction(organization_id) as conn:
+        tx = Tx(conn, actor=actor)
         for n in range(count):
-            event = await events.record(conn, actor, action, {"n": n})
-            ids.append(event.id)
+            if action in Action._value2member_map_:
+                event = await events.record(tx, Action(action), {"n": n})
+                ids.append(event.id)
+            else:
+                ids.append(
+                    await conn.scalar(
+                        _INSERT_NOW,
+                        {
+                            "org": organization_id,
+                            "action": action,
+                            "source": source,
+                            "payload": orjson.dumps({"n": n, "key_id": None}).decode(),
+                        },
+                    )
+                )
     return ids
 
 

@@ -1,11 +1,9 @@
-"""Retention: entries older than 7 years are purged by the worker (and `eal audit purge`)."""
+"""Retention: entries older than 7 years are purged by a scheduled job (and `eal audit purge`)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -13,16 +11,18 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from eal.audit.chain import verify_chains
+from eal.audit.retention import purge_expired_entries
+from eal.audit.tasks import purge_expired
 from eal.db.engine import Database
-from eal.worker.periodic import PERIODIC_JOBS, run_job
-from eal.worker.runner import run_periodic
+from eal.jobs.registry import TASKS
+from eal.runtime import Runtime
 from tests.audit.helpers import bare_organization, chain_rows, insert_aged_entry
 from tests.cli.servers import cli_env, run_eal_json
 from tests.factories import Factory
+from tests.jobs.support import enqueue_system, job_worker, wait_for_status
 
 OLD = "7 years 1 day"
 YOUNG = "7 years -1 day"
-RETENTION_JOB = next(job for job in PERIODIC_JOBS if job.name == "audit_retention")
 
 
 async def _ids(db: Database, org: uuid.UUID) -> set[uuid.UUID]:
@@ -34,24 +34,20 @@ async def _chain_ok(db: Database, org: uuid.UUID) -> bool:
         return (await verify_chains(conn, org)).ok
 
 
-async def test_the_worker_loop_purges_only_expired_entries(
-    app: Any, factory: Factory, db: Database
+async def test_the_retention_job_purges_only_expired_entries(
+    runtime: Runtime, factory: Factory, db: Database
 ) -> None:
     tenant = await factory.tenant("Retention Co")
     old, _ = await insert_aged_entry(db, tenant.id, OLD)
     young, _ = await insert_aged_entry(db, tenant.id, YOUNG)
     assert {old, young} <= await _ids(db, tenant.id)
 
-    stop = asyncio.Event()
-    loop = asyncio.create_task(run_periodic(app.state.eal, stop, tick=0.05))
-    try:
-        for _ in range(100):
-            if old not in await _ids(db, tenant.id):
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await loop
+    definition = TASKS["audit.purge_expired"]
+    assert definition.fn is purge_expired
+    job_id = await enqueue_system(db, definition.name, dedupe_key="test")
+    assert job_id is not None
+    async with job_worker(runtime, [definition]):
+        await wait_for_status(db, job_id, "successful")
 
     remaining = await _ids(db, tenant.id)
     assert old not in remaining
@@ -61,28 +57,16 @@ async def test_the_worker_loop_purges_only_expired_entries(
     assert await _chain_ok(db, tenant.id)
 
 
-async def test_the_job_reports_how_many_it_purged(db: Database, factory: Factory) -> None:
+async def test_the_purge_reports_how_many_it_removed(db: Database, factory: Factory) -> None:
     tenant = await factory.tenant("Retention Count Co")
     for _ in range(3):
         await insert_aged_entry(db, tenant.id, OLD)
     async with db.system_transaction() as conn:
-        purged = await run_job(conn, RETENTION_JOB)
-    assert purged is not None and purged >= 3
+        purged = await purge_expired_entries(conn)
+    assert purged >= 3
     assert len(await _ids(db, tenant.id)) == 2
     async with db.system_transaction() as conn:
-        assert await run_job(conn, RETENTION_JOB) == 0
-
-
-async def test_the_job_runs_in_one_worker_at_a_time(db: Database, factory: Factory) -> None:
-    tenant = await factory.tenant("Retention Lock Co")
-    old, _ = await insert_aged_entry(db, tenant.id, OLD)
-    async with db.system_transaction() as holder:
-        await holder.execute(
-            text("SELECT pg_advisory_xact_lock(:id)"), {"id": RETENTION_JOB.lock_id}
-        )
-        async with db.system_transaction() as conn:
-            assert await run_job(conn, RETENTION_JOB) is None
-    assert old in await _ids(db, tenant.id)
+        assert await purge_expired_entries(conn) == 0
 
 
 async def test_a_purged_prefix_folds_into_the_chain_anchor(db: Database) -> None:
@@ -91,7 +75,7 @@ async def test_a_purged_prefix_folds_into_the_chain_anchor(db: Database) -> None
         await insert_aged_entry(db, org, OLD)  # seq 1..3
     young, _ = await insert_aged_entry(db, org, YOUNG)  # seq 4
     async with db.system_transaction() as conn:
-        await run_job(conn, RETENTION_JOB)
+        await purge_expired_entries(conn)
 
     async with db.system_transaction() as conn:
         head = (
@@ -120,7 +104,7 @@ async def test_purging_the_newest_entry_keeps_the_chain_going(db: Database) -> N
     young, _ = await insert_aged_entry(db, org, YOUNG)  # seq 1
     await insert_aged_entry(db, org, OLD)  # seq 2, backdated: the newest link
     async with db.system_transaction() as conn:
-        await run_job(conn, RETENTION_JOB)
+        await purge_expired_entries(conn)
     assert await _ids(db, org) == {young}
     assert await _chain_ok(db, org)
 

@@ -8,10 +8,8 @@ import hashlib
 import pytest
 from sqlalchemy import text
 
-from eal.auth.context import Actor
-from eal.auth.service import revoke_api_key
-from eal.db.engine import set_tenant
-from tests.api.support import assert_error, audit_entries, table_counts
+from eal.apikeys.service import revoke_api_key
+from tests.support import assert_error, audit_entries, table_counts, tenant_tx
 
 ME = "/api/v1/organizations/me"
 
@@ -61,10 +59,9 @@ async def test_bearer_scheme_is_case_insensitive(client, factory):
 async def test_revoked_key_is_401_and_revocation_is_audited(client, factory, db):
     t = await factory.tenant("Revoked Co")
     assert (await client.get(ME, headers=t.headers)).status_code == 200
-    async with db.system_transaction() as conn:
-        await set_tenant(conn, t.id)
-        revoked = await revoke_api_key(conn, Actor(organization_id=t.id, source="system"), t.key_id)
-    assert revoked["revoked_at"] is not None
+    async with tenant_tx(db, t.id) as tx:
+        revoked = await revoke_api_key(tx, t.key_id)
+    assert revoked.revoked_at is not None
     r = await client.get(ME, headers=t.headers)
     assert_error(r, 401, "unauthenticated")
     [entry] = await audit_entries(db, t.id, "api_key.revoked")

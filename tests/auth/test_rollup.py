@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from tests.api.support import assert_error, table_counts
+from tests.support import assert_error, table_counts
 
 AUDIT = "/api/v1/audit-log"
 ALL_GRANTS = ["leads.read", "calls.read", "audit_log.read"]

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
+from fastapi import Depends
 
 from eal.api.routing import api_router
 from eal.app import create_app
-from eal.auth.deps import AdminAuth, ReadAuth, WriteAuth
-from tests.api.support import assert_error
+from eal.auth.context import AuthContext
+from eal.auth.deps import require
+from eal.auth.scopes import Scope
+from tests.support import assert_error
+
+ReadAuth = Annotated[AuthContext, Depends(require(Scope.READ))]
+WriteAuth = Annotated[AuthContext, Depends(require(Scope.WRITE))]
+AdminAuth = Annotated[AuthContext, Depends(require(Scope.ADMIN))]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from eal.errors import InvalidRequest, ValidationFailed
 from eal.kit.cursor import MAX_LIMIT, Cursor, check_limit, decode_cursor, encode_cursor
-from tests.api.support import assert_error, error_fields
+from tests.support import assert_error, error_fields
 
 ROW_ID = uuid.UUID("a4b1c8d2-7e30-4f1a-9c83-21e5d4a07b14")
 STAMP = datetime(2026, 4, 27, 18, 55, 42, 1234, tzinfo=UTC)

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from eal.app import create_app
 from eal.kit.idempotency import MAX_KEY_LENGTH, check_key, request_fingerprint
-from tests.api.support import assert_error, audit_entries, error_fields, table_counts
+from tests.support import assert_error, audit_entries, error_fields, table_counts
 
 ORGS = "/api/v1/organizations"
 

@@ -6,11 +6,13 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import text
 
 from eal.db.engine import Database
 from tests.factories import Tenant
+from tests.support import audit_entries
+
+__all__ = ["audit_entries"]
 
 LEADS = "/api/v1/leads"
 
@@ -32,21 +34,6 @@ async def count_leads(db: Database, organization_id: uuid.UUID) -> int:
             {"org": organization_id},
         )
     return int(count or 0)
-
-
-async def audit_entries(
-    db: Database, organization_id: uuid.UUID, action: str | None = None
-) -> list[dict[str, Any]]:
-    """An organization's audit entries (oldest first), optionally of one action."""
-    async with db.system_transaction() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT action, payload FROM platform_events WHERE organization_id = :org "
-                "AND (CAST(:action AS text) IS NULL OR action = :action) ORDER BY seq"
-            ).columns(action=Text, payload=JSONB),
-            {"org": organization_id, "action": action},
-        )
-        return [{"action": r.action, "payload": r.payload} for r in rows]
 
 
 async def config_revision(db: Database, organization_id: uuid.UUID) -> int:

@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from eal.db.engine import Database
+from eal.db.tx import Tx
+from eal.kit.identity import Actor
+from eal.leads import scoring_inputs
 from eal.leads import scoring_weights as w
-from eal.leads import service
 from tests.leads.support import config_revision, create_lead
 from tests.leads.test_weather_and_scoring_signals import ROSWELL, lead_body, reasons
 
@@ -103,12 +105,13 @@ async def test_a_cached_read_never_counts_weather_after_a_leads_arrival(client, 
     assert "storm event" not in reasons(lead)
     # The read behind that lead reached past its arrival and was kept; a lead
     # arriving after the storm is scored from it, storm included.
-    cached = service._inputs_cache[(t.id, await config_revision(db, t.id))]
+    revision = await config_revision(db, t.id)
+    cached = scoring_inputs.inputs_cache.get(t.id, revision)
+    assert cached is not None
     assert [e.occurred_at for e in cached.weather] == [soon]
     async with db.tenant_transaction(t.id) as conn:
-        later = await service.scoring_context(
-            conn, t.id, soon + timedelta(minutes=1), revision=cached.revision
-        )
+        tx = Tx(conn, actor=Actor(organization_id=t.id), config_revision=revision)
+        later = await scoring_inputs.scoring_context(tx, t.id, soon + timedelta(minutes=1))
     assert [e.type.value for e in later.weather_events] == ["storm"]
 
 
@@ -122,7 +125,7 @@ async def test_many_events_after_arrival_do_not_push_out_the_ones_before(client,
                 "INSERT INTO weather_events (organization_id, event_type, postal_codes, occurred_at) "
                 "SELECT :org, 'freeze', ARRAY['78756'], :at FROM generate_series(1, :n)"
             ),
-            {"org": t.id, "at": soon, "n": service.MAX_WEATHER_EVENTS},
+            {"org": t.id, "at": soon, "n": scoring_inputs.MAX_WEATHER_EVENTS},
         )
     lead = await create_lead(client, t, **lead_body(ROSWELL))
     assert "recent storm event" in reasons(lead)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from tests.api.support import assert_error, audit_entries, error_fields, org_row, table_counts
+from tests.support import assert_error, audit_entries, error_fields, org_row, table_counts
 
 ORGS = "/api/v1/organizations"
 

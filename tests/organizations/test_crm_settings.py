@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from eal.kit.secretbox import SecretBox
-from tests.api.support import audit_entries, org_row, table_counts
+from tests.support import audit_entries, org_row, table_counts
 
 ORGS = "/api/v1/organizations"
 RAW_KEY = "jn_live_4f7c2a9e81b34d0f"

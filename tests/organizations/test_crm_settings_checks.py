@@ -9,7 +9,7 @@ import pytest
 
 from eal.app import create_app
 from eal.config import Settings
-from tests.api.support import audit_entries, org_row
+from tests.support import audit_entries, org_row
 
 ORGS = "/api/v1/organizations"
 

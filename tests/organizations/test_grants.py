@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.api.support import assert_error, audit_entries, error_fields, table_counts
+from tests.support import assert_error, audit_entries, error_fields, table_counts
 
 ORGS = "/api/v1/organizations"
 

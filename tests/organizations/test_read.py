@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from tests.api.support import assert_error, error_fields
+from tests.support import assert_error, error_fields
 
 ORGS = "/api/v1/organizations"
 

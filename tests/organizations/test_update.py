@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.support import assert_error, audit_entries, error_fields, org_row, table_counts
+from tests.support import assert_error, audit_entries, error_fields, org_row, table_counts
 
 ORGS = "/api/v1/organizations"
 

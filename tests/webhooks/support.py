@@ -15,26 +15,16 @@ import httpx
 import standardwebhooks
 from sqlalchemy import text
 
-from eal import events
-from eal.auth.context import Actor
 from eal.config import Settings
 from eal.db.engine import Database
 from eal.kit.secretbox import SecretBox
 from eal.webhooks.worker import DeliveryWorker
 from tests.factories import Tenant
+from tests.support import assert_error, record_event
+
+__all__ = ["assert_error", "record_event"]
 
 WEBHOOKS = "/api/v1/webhooks"
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Assert an error envelope with `status` and `code`; returns its `error` object."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code and error["message"]
-    return error
 
 
 @dataclass(frozen=True)
@@ -171,9 +161,7 @@ async def running_worker(
 ) -> AsyncIterator[DeliveryWorker]:
     """A delivery worker running in this event loop until the block ends."""
     assert settings.secret_key is not None
-    worker = DeliveryWorker(
-        settings=settings, db=db, box=SecretBox(settings.secret_key), purge=False, **options
-    )
+    worker = DeliveryWorker(settings=settings, db=db, box=SecretBox(settings.secret_key), **options)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
@@ -200,23 +188,6 @@ async def create_webhook(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-async def record_event(
-    db: Database,
-    organization_id: uuid.UUID,
-    action: str = "lead.created",
-    data: dict[str, Any] | None = None,
-) -> events.RecordedEvent:
-    """Record one audit entry (and its deliveries) in a committed tenant transaction."""
-    async with db.tenant_transaction(organization_id) as conn:
-        return await events.record(
-            conn,
-            Actor(organization_id=organization_id, source="system"),
-            action,
-            {"lead_id": str(uuid.uuid4())},
-            data=data if data is not None else {"id": str(uuid.uuid4()), "name": "Dana"},
-        )
 
 
 async def deliveries_of(db: Database, endpoint_id: str | uuid.UUID) -> list[Any]:

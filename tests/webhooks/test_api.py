@@ -16,8 +16,8 @@ from sqlalchemy import text
 from eal.app import create_app
 from eal.config import Settings
 from eal.db.engine import Database
+from eal.events import EVENT_TYPES
 from eal.kit.secretbox import SecretBox
-from eal.webhooks.events import EVENT_TYPES
 from tests.factories import Factory
 from tests.webhooks.support import (
     WEBHOOKS,

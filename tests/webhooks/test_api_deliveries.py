@@ -10,8 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from eal import events
 from eal.db.engine import Database
+from eal.events import Action
 from tests.factories import Factory
+from tests.support import tenant_tx
 from tests.webhooks.support import (
     WEBHOOKS,
     assert_error,
@@ -61,12 +64,9 @@ async def test_delivery_log_lists_queued_deliveries_paginated_and_capped(
     assert item["attempt"] == 0
 
     # Only the newest 100 entries are ever listed.
-    async with db.tenant_transaction(tenant.id) as conn:
-        from eal import events
-        from eal.auth.context import Actor
-
+    async with tenant_tx(db, tenant.id) as tx:
         for _ in range(100):
-            await events.record(conn, Actor(organization_id=tenant.id), "lead.created", {})
+            await events.record(tx, Action.LEAD_CREATED, {})
     total = 0
     cursor = None
     while True:

@@ -14,13 +14,14 @@ import standardwebhooks
 from sqlalchemy import text
 
 from eal import events
-from eal.auth.context import Actor
 from eal.config import Settings
 from eal.db.engine import Database
+from eal.events import Action
 from eal.kit.clock import isoformat
 from eal.webhooks import WebhookVerificationError, verify
 from eal.webhooks.delivery import valid_secrets
 from tests.factories import Factory
+from tests.support import tenant_tx
 from tests.webhooks.support import (
     WEBHOOKS,
     Receiver,
@@ -135,10 +136,8 @@ async def test_rolled_back_transaction_produces_no_delivery(
         hook = await create_webhook(client, tenant, receiver.url, ["lead.created"])
         rolled_back: list[uuid.UUID] = []
         with pytest.raises(RuntimeError):
-            async with db.tenant_transaction(tenant.id) as conn:
-                event = await events.record(
-                    conn, Actor(organization_id=tenant.id), "lead.created", {}, data={"n": 1}
-                )
+            async with tenant_tx(db, tenant.id) as tx:
+                event = await events.record(tx, Action.LEAD_CREATED, {}, data={"n": 1})
                 rolled_back.append(event.id)
                 raise RuntimeError("the change failed after recording")
         committed = await record_event(db, tenant.id, "lead.created", {"n": 2})

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from eal.kit.outbound import OutboundPolicy
 from eal.webhooks.delivery import ERROR_MAX_CHARS, RESPONSE_SNIPPET_BYTES, WebhookSender
 from eal.webhooks.http1 import parse_target
 
@@ -127,7 +128,9 @@ def _server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 async def _sender(
     seconds: float = 2.0, ssl_context: ssl.SSLContext | None = None
 ) -> AsyncIterator[WebhookSender]:
-    sender = WebhookSender(timeout_seconds=seconds, allow_private=True, ssl_context=ssl_context)
+    sender = WebhookSender(
+        timeout_seconds=seconds, policy=OutboundPolicy(True), ssl_context=ssl_context
+    )
     try:
         yield sender
     finally:
@@ -283,7 +286,7 @@ async def test_timeouts_refused_connections_and_bad_urls_are_reported() -> None:
 
 
 async def test_private_targets_are_refused_at_connect_time() -> None:
-    sender = WebhookSender(timeout_seconds=2, allow_private=False)
+    sender = WebhookSender(timeout_seconds=2, policy=OutboundPolicy(False))
     try:
         for url in (
             "https://127.0.0.1:9/",

@@ -34,7 +34,6 @@ async def main(database_url: str, secret_key: str, lease_seconds: float) -> None
             db=db,
             box=SecretBox(secret_key),
             lease_seconds=lease_seconds,
-            purge=False,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from eal.api.deps import DbConn
+from eal.api.deps import TxDep
 from eal.api.routing import api_router
 from eal.auth.deps import OptionalAuth
-from eal.kit.clock import utcnow
 from eal.kit.schemas import Timestamp
 
 router = api_router(tags=["health"])
@@ -26,14 +23,12 @@ class HealthOut(BaseModel):
 
 
 @router.get("/health", response_model=HealthOut, response_model_exclude_none=True)
-async def health(auth: OptionalAuth, conn: DbConn) -> dict[str, Any]:
+async def health(auth: OptionalAuth, tx: TxDep) -> HealthOut:
     """200 when the API and its database answer; with a key, who you are."""
-    await conn.execute(text("SELECT 1"))
-    body: dict[str, Any] = {"status": "ok", "version": "v1", "timestamp": utcnow()}
+    await tx.conn.execute(text("SELECT 1"))
+    out = HealthOut(status="ok", version="v1", timestamp=tx.clock.now())
     if auth is not None:
-        body.update(
-            tenant_id=str(auth.key_organization_id),
-            environment=auth.environment.value,
-            scopes=list(auth.scopes),
-        )
-    return body
+        out.tenant_id = str(auth.key_organization_id)
+        out.environment = auth.environment.value
+        out.scopes = list(auth.scopes)
+    return out

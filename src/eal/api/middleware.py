@@ -7,7 +7,6 @@ response, error responses included.
 
 from __future__ import annotations
 
-import gc
 import re
 import secrets
 from typing import Any
@@ -22,8 +21,6 @@ from eal.errors import PayloadTooLarge
 log = structlog.get_logger("eal.http")
 
 MAX_BODY_BYTES = 1024 * 1024
-#: Net allocations between collections of the youngest generation, once serving.
-YOUNG_GC_THRESHOLD = 20_000
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -45,39 +42,15 @@ async def _address_decision(scope: Scope) -> Any:
     Requests that reach no endpoint (unknown paths, 405s, oversized bodies)
     still cost a token and still tell the client where it stands.
     """
-    handles = getattr(getattr(scope.get("app"), "state", None), "eal", None)
-    if handles is None:
+    runtime = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
+    if runtime is None:
         return None
     client = scope.get("client")
     try:
-        return await handles.rate_limiter.hit(f"ip:{client[0] if client else 'unknown'}")
+        return await runtime.rate_limiter.hit(f"ip:{client[0] if client else 'unknown'}")
     except Exception:
         log.warning("rate_limit_unavailable", path=scope.get("path"))
         return None
-
-
-def _freeze_after_startup(send: Send) -> Send:
-    """`send` for the lifespan scope, moving start-up objects out of the collector's view.
-
-    What exists once start-up is complete (some 300,000 objects: modules, the
-    postal-code index, ...) lives as long as the process. Python's full
-    garbage collections walked all of it every time, pausing every request
-    in flight for 60-200 ms; frozen objects are skipped.
-
-    The youngest generation is also collected less often: at the default
-    (every 700 net allocations, several times per request) each collection
-    re-walked the objects of every request in flight. Request objects die by
-    reference counting; the collector is only there for cycles.
-    """
-
-    async def send_and_freeze(message: Message) -> None:
-        if message["type"] == "lifespan.startup.complete":
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
-        await send(message)
-
-    return send_and_freeze
 
 
 class EdgeMiddleware:
@@ -88,9 +61,6 @@ class EdgeMiddleware:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, _freeze_after_startup(send))
-            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -1,9 +1,14 @@
 """Routes whose request is one database transaction.
 
-`TransactionalRoute` opens the runtime-role connection, runs the endpoint
-(dependencies included) inside one transaction, stores an idempotent
-response in that same transaction, and commits before the response leaves.
-Any error rolls everything back. Endpoints and services never commit.
+`TransactionalRoute` opens the runtime-role connection, describes it with a
+`Tx`, runs the endpoint (dependencies included) inside that one transaction,
+stores an idempotent response in that same transaction, and commits before
+the response leaves. Any error rolls everything back. Endpoints and services
+never commit.
+
+The Idempotency-Key is claimed here too, next to where its response is
+stored: as soon as the auth dependency has settled who acts
+(`authenticated`), since a key belongs to an API key.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from starlette.requests import Request
 from starlette.responses import Response
 
+from eal.api.deps import runtime_of
 from eal.api.errors import is_database_unavailable
-from eal.api.state import app_state
+from eal.auth.context import AuthContext
 from eal.db.engine import Database, driver_connection
+from eal.db.tx import Tx
 from eal.errors import UnsupportedMediaType
 from eal.kit import idempotency
 
@@ -75,6 +82,34 @@ async def _open_transaction(
     raise AssertionError("unreachable")
 
 
+async def authenticated(request: Request, auth: AuthContext) -> None:
+    """Bind the request's settled identity to its transaction; claim its Idempotency-Key.
+
+    Called by the auth dependency once the key, its scope and any roll-up
+    grant are checked. A replayable first response ends the request here
+    (`IdempotentReplay`, turned into that response by the route).
+    """
+    tx: Tx = request.state.tx
+    tx.bind(auth.actor, config_revision=auth.config_revision)
+    request.state.auth = auth
+    raw = request.headers.get("idempotency-key")
+    if raw is None or request.method != "POST":
+        return
+    key = idempotency.check_key(raw)
+    body = await request.body()
+    request.state.idempotency = await idempotency.claim(
+        tx.conn,
+        api_key_id=auth.key_id,
+        organization_id=auth.organization_id,
+        key=key,
+        request_hash=idempotency.request_fingerprint(
+            request.method, request.url.path, request.url.query, body
+        ),
+        box=runtime_of(request).secret_box,
+        now=tx.now(),
+    )
+
+
 class TransactionalRoute(APIRoute):
     """An APIRoute whose handler runs inside one database transaction."""
 
@@ -83,10 +118,11 @@ class TransactionalRoute(APIRoute):
 
         async def transactional_handler(request: Request) -> Response:
             await check_content_type(request)
-            state = app_state(request)
+            runtime = runtime_of(request)
             async with AsyncExitStack() as stack:
-                conn, transaction = await _open_transaction(state.db, stack)
-                request.state.conn = conn
+                conn, transaction = await _open_transaction(runtime.db, stack)
+                tx = Tx(conn, clock=runtime.clock)
+                request.state.tx = tx
                 try:
                     response = await handler(request)
                 except idempotency.IdempotentReplay as replay:
@@ -100,7 +136,7 @@ class TransactionalRoute(APIRoute):
                     return response
                 held = getattr(request.state, "idempotency", None)
                 if held is not None and hasattr(response, "body"):
-                    await idempotency.store(conn, held, response, state.secret_box)
+                    await idempotency.store(conn, held, response, runtime.secret_box, now=tx.now())
                 await transaction.commit()
                 return response
 

@@ -7,19 +7,23 @@ import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import Depends, Query, Request
 from starlette.responses import StreamingResponse
 
-from eal.api.deps import DbConn, State
+from eal.api.deps import RuntimeDep, TxDep
 from eal.api.routing import api_router
 from eal.audit import service
 from eal.audit.schemas import AuditEntryOut, AuditPage
-from eal.auth.deps import AuditRead
+from eal.auth.context import AuthContext
+from eal.auth.deps import require
+from eal.auth.scopes import GrantScope, Scope
 from eal.kit.clock import isoformat
-from eal.kit.cursor import DEFAULT_LIMIT, check_limit, decode_cursor
+from eal.kit.paging import Page, PageParams
+
+AuditRead = Annotated[AuthContext, Depends(require(Scope.READ, GrantScope.AUDIT_LOG_READ))]
 
 router = api_router(tags=["audit-log"])
 CSV_COLUMNS = (
@@ -48,17 +52,10 @@ Filters = Annotated[service.AuditFilters, Depends(_filters)]
 
 @router.get("/audit-log", response_model=AuditPage)
 async def list_audit_log(
-    auth: AuditRead,
-    conn: DbConn,
-    filters: Filters,
-    cursor: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-) -> dict[str, Any]:
+    auth: AuditRead, tx: TxDep, filters: Filters, page: PageParams
+) -> Page[AuditEntryOut]:
     """Audit entries, newest first."""
-    data, next_cursor = await service.list_entries(
-        conn, auth.organization_id, filters, decode_cursor(cursor), check_limit(limit)
-    )
-    return {"data": data, "next_cursor": next_cursor}
+    return await service.list_entries(tx, filters, page)
 
 
 @router.get(
@@ -67,11 +64,11 @@ async def list_audit_log(
     responses={200: {"content": {"text/csv": {}}, "description": "CSV, oldest entry first."}},
 )
 async def export_audit_log(
-    request: Request, auth: AuditRead, filters: Filters, state: State
+    request: Request, auth: AuditRead, filters: Filters, runtime: RuntimeDep
 ) -> StreamingResponse:
     """Every matching entry as CSV, streamed (memory does not grow with the row count)."""
     organization_id = auth.organization_id
-    db = state.db
+    db = runtime.db
 
     async def rows() -> AsyncIterator[bytes]:
         buffer = io.StringIO()
@@ -104,6 +101,6 @@ async def export_audit_log(
 
 
 @router.get("/audit-log/{entry_id}", response_model=AuditEntryOut)
-async def get_audit_entry(entry_id: uuid.UUID, auth: AuditRead, conn: DbConn) -> dict[str, Any]:
+async def get_audit_entry(entry_id: uuid.UUID, auth: AuditRead, tx: TxDep) -> AuditEntryOut:
     """One audit entry with its full payload."""
-    return await service.get_entry(conn, auth.organization_id, entry_id)
+    return await service.get_entry(tx, entry_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from eal.kit.paging import Page
 from eal.kit.schemas import Timestamp
 
 
@@ -20,6 +21,5 @@ class AuditEntryOut(BaseModel):
     created_at: Timestamp
 
 
-class AuditPage(BaseModel):
-    data: list[AuditEntryOut]
-    next_cursor: str | None
+class AuditPage(Page[AuditEntryOut]):
+    """GET /audit-log."""

@@ -12,9 +12,11 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal.audit.models import platform_events
+from eal.audit.schemas import AuditEntryOut
+from eal.db.tx import Tx
 from eal.errors import NotFound, field_error
-from eal.events import Source
-from eal.kit.cursor import Cursor, older_than, page_of
+from eal.kit.identity import Source
+from eal.kit.paging import Page, PageQuery, paginate
 
 _COLUMNS = (
     platform_events.c.id,
@@ -62,53 +64,43 @@ def _filtered(organization_id: uuid.UUID, filters: AuditFilters) -> Select[Any]:
     return query
 
 
-def entry_out(row: Any) -> dict[str, Any]:
+def entry_of(row: Any) -> AuditEntryOut:
     """A platform_events row as the API returns it."""
-    return {
-        "id": row.id,
-        "organization_id": row.organization_id,
-        "action": row.action,
-        "source": row.source,
-        "correlation_id": row.correlation_id,
-        "payload": row.payload,
-        "created_at": row.created_at,
-    }
-
-
-async def list_entries(
-    conn: AsyncConnection,
-    organization_id: uuid.UUID,
-    filters: AuditFilters,
-    cursor: Cursor | None,
-    limit: int,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, keyset-paginated on (created_at, id)."""
-    query = _filtered(organization_id, filters)
-    if cursor is not None:
-        query = query.where(older_than(cursor, platform_events.c.created_at, platform_events.c.id))
-    query = query.order_by(platform_events.c.created_at.desc(), platform_events.c.id.desc()).limit(
-        limit + 1
+    return AuditEntryOut(
+        id=row.id,
+        organization_id=row.organization_id,
+        action=row.action,
+        source=row.source,
+        correlation_id=row.correlation_id,
+        payload=row.payload,
+        created_at=row.created_at,
     )
-    rows = (await conn.execute(query)).all()
-    page, next_cursor = page_of(rows, limit)
-    return [entry_out(r) for r in page], next_cursor
 
 
-async def get_entry(
-    conn: AsyncConnection, organization_id: uuid.UUID, entry_id: uuid.UUID
-) -> dict[str, Any]:
+async def list_entries(tx: Tx, filters: AuditFilters, page: PageQuery) -> Page[AuditEntryOut]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    query = page.apply(
+        _filtered(tx.actor.organization_id, filters),
+        platform_events.c.created_at,
+        platform_events.c.id,
+    )
+    rows = (await tx.conn.execute(query)).all()
+    return paginate(rows, page, entry_of)
+
+
+async def get_entry(tx: Tx, entry_id: uuid.UUID) -> AuditEntryOut:
     """One entry of the tenant's log."""
     row = (
-        await conn.execute(
+        await tx.conn.execute(
             select(*_COLUMNS).where(
-                platform_events.c.organization_id == organization_id,
+                platform_events.c.organization_id == tx.actor.organization_id,
                 platform_events.c.id == entry_id,
             )
         )
     ).first()
     if row is None:
         raise NotFound(f"Audit entry {entry_id} not found.")
-    return entry_out(row)
+    return entry_of(row)
 
 
 async def stream_entries(

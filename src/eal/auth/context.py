@@ -1,25 +1,11 @@
-"""Who is calling, for which tenant, and how: passed to every service call."""
+"""Who is calling, for which tenant, and how: the resolved API key of a request."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from eal.auth.scopes import Environment
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The acting identity of a change, as recorded in the audit log."""
-
-    organization_id: uuid.UUID
-    source: str = "api"
-    correlation_id: str | None = None
-    key_id: uuid.UUID | None = None
-    environment: Environment = Environment.LIVE
-    config_revision: int | None = None
-    """The organization's config revision as read with the API key, when known:
-    what was cached under it (scoring inputs, webhook subscriptions) is current."""
+from eal.kit.identity import Actor, Environment, Source
 
 
 @dataclass(frozen=True)
@@ -31,15 +17,13 @@ class AuthContext:
     """The tenant of this request (a child's id when a parent reads through a grant)."""
     key_organization_id: uuid.UUID
     """The organization the key belongs to."""
-    parent_organization_id: uuid.UUID | None
     scopes: tuple[str, ...]
     environment: Environment
-    source: str = "api"
+    source: Source = Source.API
     correlation_id: str | None = None
     config_revision: int | None = None
     """The tenant's config revision when the key was resolved (None when acting
     for another organization)."""
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
     def actor(self) -> Actor:
@@ -50,7 +34,6 @@ class AuthContext:
             correlation_id=self.correlation_id,
             key_id=self.key_id,
             environment=self.environment,
-            config_revision=self.config_revision,
         )
 
     @property

@@ -11,7 +11,7 @@ import hashlib
 import re
 import secrets
 
-from eal.auth.scopes import Environment
+from eal.kit.identity import Environment
 
 KEY_PATTERN = re.compile(r"^eal_(live|test)_[A-Za-z0-9_-]{20,128}$")
 PREFIX_LENGTH = 16

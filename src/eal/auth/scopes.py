@@ -1,4 +1,4 @@
-"""Scopes and environments: the one place that says what a key may do."""
+"""Scopes: the one place that says what a key may do (environments are in kit.identity)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ class Scope(StrEnum):
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"
-
-
-class Environment(StrEnum):
-    """live keys act for real; test keys never cause external side effects."""
-
-    LIVE = "live"
-    TEST = "test"
 
 
 SCOPE_RANK = {Scope.READ: 1, Scope.WRITE: 2, Scope.ADMIN: 3}

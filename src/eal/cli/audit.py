@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from eal.cli.common import emit, fail, parse_uuid, run_with_database
+from eal.cli.common import emit, fail, parse_uuid, run_with_runtime
+
+if TYPE_CHECKING:
+    from eal.audit.chain import ChainReport
+    from eal.runtime import Runtime
 
 app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
@@ -18,23 +22,17 @@ def verify(
     """Verify the audit log hash chains; exit 1 at the first broken link."""
     org_id = parse_uuid(org, "--org must be an organization id (UUID)") if org else None
 
-    async def work(db: Any) -> Any:
-        from sqlalchemy import select
-
+    async def work(runtime: Runtime) -> ChainReport:
         from eal.audit.chain import verify_chains
-        from eal.organizations.models import organizations
+        from eal.organizations import repository
 
         # One snapshot for the whole walk: appends committing meanwhile are not half-seen.
-        async with db.snapshot_transaction() as conn:
-            if org_id is not None:
-                exists = await conn.scalar(
-                    select(organizations.c.id).where(organizations.c.id == org_id)
-                )
-                if exists is None:
-                    fail(f"organization {org_id} does not exist", 2)
+        async with runtime.db.snapshot_transaction() as conn:
+            if org_id is not None and not await repository.exists(conn, org_id):
+                fail(f"organization {org_id} does not exist", 2)
             return await verify_chains(conn, org_id)
 
-    report = run_with_database(work)
+    report = run_with_runtime(work)
     emit(
         {
             "ok": report.ok,
@@ -59,10 +57,10 @@ def verify(
 def purge() -> None:
     """Delete audit entries older than the 7-year retention period now."""
 
-    async def work(db: Any) -> int:
+    async def work(runtime: Runtime) -> int:
         from eal.audit.retention import purge_expired_entries
 
-        async with db.system_transaction() as conn:
+        async with runtime.db.system_transaction() as conn:
             return await purge_expired_entries(conn)
 
-    emit({"deleted": run_with_database(work)})
+    emit({"deleted": run_with_runtime(work)})

@@ -7,16 +7,21 @@ import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from eal.config import Settings, get_settings
 
+if TYPE_CHECKING:
+    from eal.db.engine import Database
+    from eal.kit.identity import Actor
+    from eal.runtime import Runtime
+
 T = TypeVar("T")
 
 
-def emit(obj: dict[str, Any]) -> None:
+def emit(obj: Any) -> None:
     """Print one JSON object on stdout (the command's whole report)."""
     sys.stdout.write(json.dumps(jsonable(obj), default=str) + "\n")
     sys.stdout.flush()
@@ -62,29 +67,42 @@ def prepare(settings: Settings) -> Any:
     return url
 
 
-def run_with_database(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Prepare the database, then run `work(db)` with a small connection pool."""
-    from eal.db.engine import Database
+def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Prepare the database, then run `work(runtime)` with a small connection pool."""
+    from eal.runtime import Runtime
 
-    url = prepare(load_settings())
+    settings = load_settings()
+    url = prepare(settings)
+    settings = settings.model_copy(
+        update={"database_url": url.render_as_string(hide_password=False)}
+    )
 
     async def main() -> T:
-        db = Database.connect(url, pool_size=1, max_overflow=1)
+        runtime = Runtime.build(settings, pool_size=1, max_overflow=1)
         try:
-            return await work(db)
+            return await work(runtime)
         finally:
-            await db.dispose()
+            await runtime.aclose()
 
     return asyncio.run(main())
 
 
-def system_actor(organization_id: uuid.UUID) -> Any:
+def run_with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Like `run_with_runtime`, for commands that need only the databases."""
+
+    async def with_db(runtime: Runtime) -> T:
+        return await work(runtime.db)
+
+    return run_with_runtime(with_db)
+
+
+def system_actor(organization_id: uuid.UUID) -> Actor:
     """The audit identity of a change made from the command line."""
-    from eal.auth.context import Actor
+    from eal.kit.identity import Actor, Source
 
     return Actor(
         organization_id=organization_id,
-        source="system",
+        source=Source.SYSTEM,
         correlation_id=f"cli_{uuid.uuid4().hex[:12]}",
     )
 
@@ -101,8 +119,12 @@ def jsonable(obj: Any) -> Any:
     """`obj` with ids and timestamps rendered as the API renders them."""
     from datetime import datetime
 
+    from pydantic import BaseModel
+
     from eal.kit.clock import isoformat
 
+    if isinstance(obj, BaseModel):
+        return jsonable(obj.model_dump())
     if isinstance(obj, dict):
         return {k: jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

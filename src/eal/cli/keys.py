@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from eal.cli.common import emit, fail, parse_uuid, run_with_database, system_actor
+from eal.cli.common import emit, fail, parse_uuid, run_with_runtime, system_actor
+
+if TYPE_CHECKING:
+    from eal.apikeys.schemas import ApiKeyCreated, ApiKeyRevoked
+    from eal.runtime import Runtime
 
 app = typer.Typer(help="API keys.", no_args_is_help=True)
 
@@ -19,7 +23,8 @@ def create(
     name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
 ) -> None:
     """Issue an API key; the secret is printed once."""
-    from eal.auth.scopes import Environment, Scope
+    from eal.auth.scopes import Scope
+    from eal.kit.identity import Environment
 
     try:
         org_id = parse_uuid(org, "invalid option: --org must be an organization id (UUID)")
@@ -32,30 +37,25 @@ def create(
     if not scope_list:
         fail("--scopes must name at least one of read, write, admin", 2)
 
-    async def work(db: Any) -> dict[str, Any]:
-        from sqlalchemy import select
+    async def work(runtime: Runtime) -> ApiKeyCreated:
+        from eal.apikeys.service import create_api_key
+        from eal.db.tx import Tx
+        from eal.organizations import repository
 
-        from eal.auth.service import create_api_key
-        from eal.db.engine import set_tenant
-        from eal.organizations.models import organizations
-
-        async with db.system_transaction() as conn:
-            exists = await conn.scalar(
-                select(organizations.c.id).where(organizations.c.id == org_id)
-            )
-            if exists is None:
+        async with runtime.db.system_transaction() as conn:
+            if not await repository.exists(conn, org_id):
                 fail(f"organization {org_id} does not exist", 2)
-            await set_tenant(conn, org_id)
+            tx = Tx(conn, actor=system_actor(org_id), clock=runtime.clock)
+            await tx.set_tenant(org_id)
             return await create_api_key(
-                conn,
-                system_actor(org_id),
+                tx,
                 organization_id=org_id,
                 scopes=scope_list,
                 environment=env,
                 name=name,
             )
 
-    emit(run_with_database(work))
+    emit(run_with_runtime(work))
 
 
 @app.command("revoke")
@@ -63,25 +63,25 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None
     """Revoke an API key immediately."""
     kid = parse_uuid(key_id, "KEY_ID must be a key id (UUID)")
 
-    async def work(db: Any) -> dict[str, Any]:
+    async def work(runtime: Runtime) -> ApiKeyRevoked:
         from sqlalchemy import select
 
-        from eal.auth.models import api_keys
-        from eal.auth.service import revoke_api_key
-        from eal.db.engine import set_tenant
+        from eal.apikeys.models import api_keys
+        from eal.apikeys.service import revoke_api_key
+        from eal.db.tx import Tx
         from eal.errors import NotFound
 
-        async with db.system_transaction() as conn:
+        async with runtime.db.system_transaction() as conn:
             org_id = await conn.scalar(
                 select(api_keys.c.organization_id).where(api_keys.c.id == kid)
             )
             if org_id is None:
                 fail(f"no API key {kid}", 2)
-            await set_tenant(conn, org_id)
+            tx = Tx(conn, actor=system_actor(org_id), clock=runtime.clock)
+            await tx.set_tenant(org_id)
             try:
-                result: dict[str, Any] = await revoke_api_key(conn, system_actor(org_id), kid)
+                return await revoke_api_key(tx, kid)
             except NotFound:
                 fail(f"API key {kid} is already revoked", 2)
-            return result
 
-    emit(run_with_database(work))
+    emit(run_with_runtime(work))

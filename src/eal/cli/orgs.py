@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from eal.cli.common import emit, fail, parse_uuid, run_with_database, system_actor
+from eal.cli.common import emit, fail, parse_uuid, run_with_runtime, system_actor
+
+if TYPE_CHECKING:
+    from eal.organizations.schemas import OrganizationOut
+    from eal.runtime import Runtime
 
 app = typer.Typer(help="Organizations (tenants).", no_args_is_help=True)
 
@@ -35,28 +39,23 @@ def create(
         fail("--name must be 1 to 200 characters", 2)
     parent_id = parse_uuid(parent, "--parent must be an organization id (UUID)") if parent else None
 
-    async def work(db: Any) -> dict[str, Any]:
-        from sqlalchemy import select
-
-        from eal.db.engine import set_tenant
-        from eal.organizations.models import organizations
+    async def work(runtime: Runtime) -> OrganizationOut:
+        from eal.db.tx import Tx
+        from eal.organizations import repository
         from eal.organizations.service import insert_organization
 
-        async with db.system_transaction() as conn:
+        async with runtime.db.system_transaction() as conn:
+            tx = Tx(conn, actor=system_actor(parent_id or uuid.uuid4()), clock=runtime.clock)
             if parent_id is not None:
-                exists = await conn.scalar(
-                    select(organizations.c.id).where(organizations.c.id == parent_id)
-                )
-                if exists is None:
+                if not await repository.exists(conn, parent_id):
                     fail(f"parent organization {parent_id} does not exist", 2)
-                await set_tenant(conn, parent_id)
+                await tx.set_tenant(parent_id)
             return await insert_organization(
-                conn,
-                system_actor(parent_id or uuid.uuid4()),
+                tx,
                 name=name,
                 industry=industry,
                 settings={"timezone": timezone},
                 parent_id=parent_id,
             )
 
-    emit(run_with_database(work))
+    emit(run_with_runtime(work))

@@ -48,13 +48,13 @@ def serve(
                 "message": "Created the first organization. Save this admin API key now; "
                 "it will not be shown again.",
                 "organization": {
-                    "id": created["organization"]["id"],
-                    "name": created["organization"]["name"],
+                    "id": created.organization.id,
+                    "name": created.organization.name,
                 },
                 "api_key": {
-                    "id": created["api_key"]["id"],
-                    "key": created["api_key"]["key"],
-                    "scopes": created["api_key"]["scopes"],
+                    "id": created.api_key.id,
+                    "key": created.api_key.key,
+                    "scopes": created.api_key.scopes,
                 },
             }
         )

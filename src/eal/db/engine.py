@@ -158,6 +158,11 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    def driver_dsn(self) -> str:
+        """A plain asyncpg DSN for this database, for connections kept outside the pools
+        (LISTEN, the job queue), as the configured user."""
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.app.dispose()

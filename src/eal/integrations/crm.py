@@ -14,6 +14,10 @@ Exception hierarchy::
 
     UnknownCrmVendor         (a ValueError) no client for the configured vendor name
 
+A client given a policy-built ``http`` client (:mod:`eal.kit.outbound`) lets
+the policy's refusal (``UnsafeUrl``) through unchanged: the vendor's address
+is refused, which is neither a vendor failure nor worth a retry.
+
 Messages never contain the vendor API key: clients build them themselves and
 pass any vendor-supplied text through :func:`redact`.
 """

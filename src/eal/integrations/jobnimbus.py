@@ -47,6 +47,7 @@ from eal.integrations.crm import (
     CrmUnavailable,
     redact,
 )
+from eal.kit.outbound import UnsafeUrl
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -229,6 +230,10 @@ class JobNimbusClient:
                 headers=headers,
                 timeout=self._timeout,
             )
+        except UnsafeUrl:
+            # The outbound policy refused the address: not the vendor's failure,
+            # and not worth a retry (it is also an httpx.ConnectError, so first).
+            raise
         except httpx.TimeoutException as exc:
             raise CrmUnavailable(f"{what} timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:

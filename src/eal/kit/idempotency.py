@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 from sqlalchemy import text
@@ -38,17 +39,20 @@ _LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:lock_key, 0))")
 _FIND = text(
     "SELECT request_hash, response_status, response_body, response_headers "
     "FROM idempotency_keys WHERE api_key_id = :kid AND idempotency_key = :ikey "
-    f"AND created_at > now() - interval '{REPLAY_WINDOW}'"
+    f"AND created_at > CAST(:now AS timestamptz) - interval '{REPLAY_WINDOW}'"
 )
 _STORE = text(
     "INSERT INTO idempotency_keys (api_key_id, idempotency_key, organization_id, request_hash, "
-    "response_status, response_body, response_headers) "
-    "VALUES (:kid, :ikey, :org, :hash, :status, :body, CAST(:headers AS jsonb)) "
+    "response_status, response_body, response_headers, created_at) "
+    "VALUES (:kid, :ikey, :org, :hash, :status, :body, CAST(:headers AS jsonb), :now) "
     "ON CONFLICT (api_key_id, idempotency_key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
     "response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body, "
-    "response_headers = EXCLUDED.response_headers, created_at = now()"
+    "response_headers = EXCLUDED.response_headers, created_at = EXCLUDED.created_at"
 )
-_PURGE = text(f"DELETE FROM idempotency_keys WHERE created_at < now() - interval '{REPLAY_WINDOW}'")
+_PURGE = text(
+    "DELETE FROM idempotency_keys "
+    f"WHERE created_at < CAST(:now AS timestamptz) - interval '{REPLAY_WINDOW}'"
+)
 
 
 class IdempotentReplay(Exception):
@@ -111,15 +115,20 @@ async def claim(
     key: str,
     request_hash: bytes,
     box: SecretBox,
+    now: datetime,
 ) -> IdempotencyClaim:
-    """Lock the key for this transaction; replay or refuse if it was used before."""
+    """Lock the key for this transaction; replay or refuse if it was used before.
+
+    `now` (the runtime clock's time) decides which stored responses are still
+    inside the replay window.
+    """
     locked = await conn.scalar(_LOCK, {"lock_key": f"{api_key_id}:{key}"})
     if not locked:
         raise Conflict(
             "A request with this Idempotency-Key is still in progress; retry after it completes.",
             details={"header": "Idempotency-Key", "reason": "in_flight"},
         )
-    row = (await conn.execute(_FIND, {"kid": api_key_id, "ikey": key})).first()
+    row = (await conn.execute(_FIND, {"kid": api_key_id, "ikey": key, "now": now})).first()
     if row is not None:
         if bytes(row.request_hash) != request_hash:
             raise Conflict(
@@ -146,7 +155,12 @@ async def claim(
 
 
 async def store(
-    conn: AsyncConnection, held: IdempotencyClaim, response: Response, box: SecretBox
+    conn: AsyncConnection,
+    held: IdempotencyClaim,
+    response: Response,
+    box: SecretBox,
+    *,
+    now: datetime,
 ) -> None:
     """Remember a successful response under the claimed key (same transaction as the work)."""
     headers = {k: v for k, v in response.headers.items() if k.lower() in _REPLAYED_HEADERS}
@@ -160,11 +174,12 @@ async def store(
             "status": response.status_code,
             "body": _seal(box, bytes(response.body)),
             "headers": orjson.dumps(headers).decode(),
+            "now": now,
         },
     )
 
 
-async def purge_expired(conn: AsyncConnection) -> int:
+async def purge_expired(conn: AsyncConnection, *, now: datetime) -> int:
     """Delete stored responses past the replay window (system connection)."""
-    result = await conn.execute(_PURGE)
+    result = await conn.execute(_PURGE, {"now": now})
     return int(result.rowcount or 0)

@@ -28,14 +28,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from eal import events
-from eal.auth.context import Actor
 from eal.db.engine import Database
+from eal.db.tx import Tx
 from eal.errors import BadGateway, Conflict, NotFound
+from eal.events import Action
 from eal.integrations.crm import (
     CrmContact,
     CrmError,
@@ -43,17 +40,14 @@ from eal.integrations.crm import (
     UnknownCrmVendor,
     get_crm_client,
 )
-from eal.kit.clock import isoformat
+from eal.kit.outbound import OutboundClient, UnsafeUrl
 from eal.kit.secretbox import SecretBox
-from eal.leads.models import leads
-from eal.leads.schemas import CrmStatus
-from eal.leads.service import LOCK_LEAD, SELECT_LEAD, UPDATE_LEAD, crm_sync_out, now_ms
-from eal.organizations.models import organizations
-from eal.webhooks.url_safety import UnsafeWebhookUrl, check_webhook_url
+from eal.leads import repository
+from eal.leads.schemas import CrmStatus, CrmSyncOut
+from eal.organizations import repository as organizations
 
 SIMULATED_PREFIX = "sim_"
 _MAX_ERROR_CHARS = 500
-UPDATE_UNLESS_SYNCED = UPDATE_LEAD.where(leads.c.crm_status.is_distinct_from(CrmStatus.OK.value))
 _CONFIGURE_HINT = (
     "Set settings.integrations.crm {vendor, api_key, base_url?} with "
     "PATCH /api/v1/organizations/{id}."
@@ -72,12 +66,17 @@ class CrmConfig:
 
 @dataclass(frozen=True)
 class PushEnvironment:
-    """What a push needs from the process: the database, secrets, HTTP, URL policy."""
+    """What a push needs from the process: the database, secrets and the outbound client.
+
+    ``http`` is built by the outbound policy: the vendor URL is checked against
+    that policy before the push, and every connection the client opens is
+    checked again at connect time, so a name that resolves elsewhere by then
+    is refused too.
+    """
 
     db: Database
     secret_box: SecretBox
-    http: httpx.AsyncClient
-    allow_private_urls: bool
+    http: OutboundClient
 
 
 class _VendorFailed(Exception):
@@ -87,13 +86,9 @@ class _VendorFailed(Exception):
         self.error = error
 
 
-async def _crm_config(
-    conn: AsyncConnection, organization_id: uuid.UUID, box: SecretBox
-) -> CrmConfig:
-    settings = await conn.scalar(
-        select(organizations.c.settings).where(organizations.c.id == organization_id)
-    )
-    crm = ((settings or {}).get("integrations") or {}).get("crm")
+async def _crm_config(tx: Tx, organization_id: uuid.UUID, box: SecretBox) -> CrmConfig:
+    settings = await organizations.settings_of(tx.conn, organization_id)
+    crm = (settings.get("integrations") or {}).get("crm")
     if not isinstance(crm, dict) or not crm.get("vendor") or not crm.get("api_key_encrypted"):
         raise Conflict(
             f"No CRM is configured for this organization. {_CONFIGURE_HINT}",
@@ -144,16 +139,16 @@ def contact_of(row: Any) -> CrmContact:
 
 
 async def _store(
-    conn: AsyncConnection,
-    actor: Actor,
+    tx: Tx,
     row: Any,
     *,
     vendor: str,
     external_id: str | None,
     status: CrmStatus,
     error: str | None = None,
-) -> dict[str, Any]:
-    now = now_ms()
+) -> CrmSyncOut:
+    now = tx.now()
+    organization_id = tx.actor.organization_id
     values: dict[str, Any] = {
         "crm_vendor": vendor,
         "crm_status": status.value,
@@ -162,20 +157,16 @@ async def _store(
     }
     if status is not CrmStatus.ERROR:
         values.update(crm_external_id=external_id, crm_last_synced_at=now)
-    values.update(b_org=actor.organization_id, b_id=row.id)
     # A push that started after a failed one may have succeeded in the
     # meantime; its result must not be overwritten by the error.
-    statement = UPDATE_UNLESS_SYNCED if status is CrmStatus.ERROR else UPDATE_LEAD
-    stored = (await conn.execute(statement, values)).first()
+    stored = await repository.update_columns(
+        tx.conn, organization_id, row.id, values, unless_synced=status is CrmStatus.ERROR
+    )
     if stored is None:
-        current = (
-            await conn.execute(SELECT_LEAD, {"b_org": actor.organization_id, "b_id": row.id})
-        ).one()
-        return _sync(current)
-    action = "lead.crm_sync_failed" if status is CrmStatus.ERROR else "lead.crm_synced"
+        return _sync(await repository.get(tx.conn, organization_id, row.id))
+    action = Action.LEAD_CRM_SYNC_FAILED if status is CrmStatus.ERROR else Action.LEAD_CRM_SYNCED
     await events.record(
-        conn,
-        actor,
+        tx,
         action,
         {
             "lead_id": str(row.id),
@@ -188,8 +179,8 @@ async def _store(
     return _sync(stored)
 
 
-def _sync(row: Any) -> dict[str, Any]:
-    out = crm_sync_out(row)
+def _sync(row: Any) -> CrmSyncOut:
+    out = repository.crm_sync_of(row)
     assert out is not None
     return out
 
@@ -203,15 +194,19 @@ def _already_synced(row: Any, is_test: bool) -> bool:
     return is_test and row.crm_status == CrmStatus.SIMULATED.value
 
 
+def _url_refused(exc: UnsafeUrl) -> Conflict:
+    return Conflict(
+        f"The CRM base_url is refused: {exc.reason}. {_CONFIGURE_HINT}",
+        details={"reason": "crm_base_url_refused"},
+    )
+
+
 async def _vendor_push(env: PushEnvironment, config: CrmConfig, row: Any) -> str:
     if config.base_url is not None:
         try:
-            await check_webhook_url(config.base_url, allow_private=env.allow_private_urls)
-        except UnsafeWebhookUrl as exc:
-            raise Conflict(
-                f"The CRM base_url is refused: {exc}. {_CONFIGURE_HINT}",
-                details={"reason": "crm_base_url_refused"},
-            ) from exc
+            await env.http.policy.check_url(config.base_url)
+        except UnsafeUrl as exc:
+            raise _url_refused(exc) from exc
     try:
         client = get_crm_client(
             config.vendor,
@@ -229,38 +224,33 @@ async def _vendor_push(env: PushEnvironment, config: CrmConfig, row: Any) -> str
             if found is not None:
                 return found
         return (await client.push_contact(contact_of(row))).external_id
+    except UnsafeUrl as exc:
+        # Refused at connect time: the name resolves elsewhere than when checked.
+        raise _url_refused(exc) from exc
     except CrmError as exc:
         raise _VendorFailed(config.vendor, exc) from exc
 
 
-async def push_lead(
-    conn: AsyncConnection,
-    env: PushEnvironment,
-    actor: Actor,
-    lead_id: uuid.UUID,
-    *,
-    is_test: bool,
-) -> dict[str, Any]:
+async def push_lead(tx: Tx, env: PushEnvironment, lead_id: uuid.UUID) -> CrmSyncOut:
     """Push the lead to the configured CRM unless it is there already; returns crm_sync.
 
+    Test-environment actors never call the vendor (the sync is simulated).
     Raises NotFound, Conflict (no or unusable CRM settings) and BadGateway
     (vendor failure, with the error state already committed).
     """
-    organization_id = actor.organization_id
+    organization_id = tx.actor.organization_id
+    is_test = tx.actor.is_test
     try:
-        async with conn.begin_nested():
-            row = (
-                await conn.execute(LOCK_LEAD, {"b_org": organization_id, "b_id": lead_id})
-            ).first()
+        async with tx.conn.begin_nested():
+            row = await repository.lock(tx.conn, organization_id, lead_id)
             if row is None:
                 raise NotFound(f"Lead {lead_id} not found.")
-            config = await _crm_config(conn, organization_id, env.secret_box)
+            config = await _crm_config(tx, organization_id, env.secret_box)
             if _already_synced(row, is_test):
                 return _sync(row)
             if is_test:
                 return await _store(
-                    conn,
-                    actor,
+                    tx,
                     row,
                     vendor=config.vendor,
                     external_id=SIMULATED_PREFIX + row.id.hex,
@@ -268,23 +258,23 @@ async def push_lead(
                 )
             external_id = await _vendor_push(env, config, row)
             return await _store(
-                conn, actor, row, vendor=config.vendor, external_id=external_id, status=CrmStatus.OK
+                tx, row, vendor=config.vendor, external_id=external_id, status=CrmStatus.OK
             )
     except _VendorFailed as failed:
         message = failed.error.message[:_MAX_ERROR_CHARS]
         # The savepoint is gone and with it the row lock; this commits on its own.
         async with env.db.tenant_transaction(organization_id) as own:
-            row = (await own.execute(LOCK_LEAD, {"b_org": organization_id, "b_id": lead_id})).one()
+            error_tx = Tx(own, actor=tx.actor, clock=tx.clock)
+            row = await repository.lock(own, organization_id, lead_id)
             sync = await _store(
-                own,
-                actor,
+                error_tx,
                 row,
                 vendor=failed.vendor,
                 external_id=None,
                 status=CrmStatus.ERROR,
                 error=message,
             )
-        if sync["status"] == CrmStatus.OK.value:
+        if sync.status == CrmStatus.OK.value:
             return sync  # a concurrent push got through while this one failed
         raise BadGateway(
             f"The CRM ({failed.vendor}) failed: {message}",
@@ -292,7 +282,7 @@ async def push_lead(
                 "vendor": failed.vendor,
                 "reason": type(failed.error).__name__,
                 "vendor_status": failed.error.status_code,
-                "crm_sync": {**sync, "last_synced_at": isoformat(sync["last_synced_at"])},
+                "crm_sync": sync.model_dump(mode="json"),
                 # Unavailable: retry later as is; auth or rejected: fix settings or data first.
                 "transient": isinstance(failed.error, CrmUnavailable),
             },

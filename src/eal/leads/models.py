@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, SmallInteger, Table, Text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import CheckConstraint, Column, Index, SmallInteger, Table, Text, text
 
-from eal.db.base import metadata, timestamptz, uuid_pk
+from eal.db.base import metadata, organization_id, timestamptz, uuid_pk
 
 leads = Table(
     "leads",
     metadata,
     uuid_pk(),
-    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    organization_id(),
     Column("name", Text),
     Column("company", Text),
     Column("email", Text),
     Column("phone", Text),
     Column("source", Text),
-    Column("lead_score", SmallInteger, nullable=False),
-    Column("pipeline_stage", Text, nullable=False),
+    Column("lead_score", SmallInteger, nullable=False, server_default=text("0")),
+    Column("pipeline_stage", Text, nullable=False, server_default="new"),
     Column("industry", Text),
     Column("company_size", Text),
     Column("pain_points", Text),
@@ -37,6 +36,33 @@ leads = Table(
     Column("crm_status", Text),
     Column("crm_error", Text),
     timestamptz("crm_last_synced_at", nullable=True),
-    timestamptz("created_at"),
-    timestamptz("updated_at"),
+    timestamptz("created_at", default_now=True),
+    timestamptz("updated_at", default_now=True),
+    CheckConstraint("lead_score BETWEEN 0 AND 100", name="leads_lead_score_check"),
+    CheckConstraint(
+        "pipeline_stage IN ('new', 'contacted', 'qualified', 'proposal', 'won', 'lost')",
+        name="leads_pipeline_stage_check",
+    ),
+    CheckConstraint("crm_status IN ('ok', 'simulated', 'error')", name="leads_crm_status_check"),
+    # The API's contact rule, kept by the database too: a lead is reachable.
+    CheckConstraint(
+        "email IS NOT NULL OR (name IS NOT NULL AND company IS NOT NULL)",
+        name="leads_contact_required",
+    ),
+)
+# Keyset pages (newest first) for the unfiltered list and each list filter.
+Index("leads_page_idx", leads.c.organization_id, leads.c.created_at.desc(), leads.c.id.desc())
+Index(
+    "leads_stage_page_idx",
+    leads.c.organization_id,
+    leads.c.pipeline_stage,
+    leads.c.created_at.desc(),
+    leads.c.id.desc(),
+)
+Index(
+    "leads_source_page_idx",
+    leads.c.organization_id,
+    leads.c.source,
+    leads.c.created_at.desc(),
+    leads.c.id.desc(),
 )

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from eal import geo
+from eal.kit.paging import Page
 from eal.kit.schemas import StrictBody, Timestamp
 from eal.leads.phone import normalize_email, normalize_phone
 from eal.leads.scoring import normalize_source
@@ -239,9 +240,8 @@ class LeadOut(LeadListItem):
     crm_sync: CrmSyncOut | None
 
 
-class LeadPage(BaseModel):
-    data: list[LeadListItem]
-    next_cursor: str | None
+class LeadPage(Page[LeadListItem]):
+    """GET /leads."""
 
 
 class ScoreContribution(BaseModel):

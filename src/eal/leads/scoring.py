@@ -29,7 +29,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -37,6 +36,7 @@ from eal import geo
 from eal.geo import ServiceArea
 from eal.leads import scoring_weights as w
 from eal.leads.phone import normalize_email, validate_phone
+from eal.weather.schemas import WeatherEventType
 
 __all__ = [
     "SIGNAL_CODES",
@@ -50,18 +50,6 @@ __all__ = [
     "normalize_source",
     "score_lead",
 ]
-
-
-class WeatherEventType(StrEnum):
-    """Kinds of severe weather a caller may report (each has a weight)."""
-
-    STORM = "storm"
-    FREEZE = "freeze"
-    FLOOD = "flood"
-    HAIL = "hail"
-    HURRICANE = "hurricane"
-    TORNADO = "tornado"
-    WILDFIRE = "wildfire"
 
 
 #: Contribution codes; also the tie-break order between equal contributions.

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Depends, Request
 
-from eal.api.deps import DbConn, State
+from eal.api.deps import RuntimeDep, TxDep
 from eal.api.routing import api_router
-from eal.auth.deps import AdminAuth, ReadAuth, limit_anonymous
+from eal.auth.context import AuthContext
+from eal.auth.deps import limit_anonymous, require
+from eal.auth.scopes import Scope
 from eal.errors import Forbidden
-from eal.kit.cursor import DEFAULT_LIMIT, check_limit, decode_cursor
+from eal.kit.paging import Page, PageParams
 from eal.organizations import service
 from eal.organizations.schemas import (
+    ChildOrganizationOut,
     ChildOrganizationPage,
     GrantCreate,
     GrantOut,
@@ -25,40 +28,36 @@ from eal.organizations.schemas import (
     OrganizationUpdated,
 )
 
+OrganizationsRead = Annotated[AuthContext, Depends(require(Scope.READ))]
+OrganizationsAdmin = Annotated[AuthContext, Depends(require(Scope.ADMIN))]
+
 router = api_router(tags=["organizations"])
-Limit = Annotated[int, Query(description="Page size, 1-200.")]
 
 
 @router.get("/organizations/me", response_model=OrganizationOut)
-async def get_me(auth: ReadAuth, conn: DbConn) -> dict[str, Any]:
+async def get_me(auth: OrganizationsRead, tx: TxDep) -> OrganizationOut:
     """The organization tied to the calling API key."""
-    return await service.get_organization(conn, auth.key_organization_id)
+    return await service.get_organization(tx, auth.key_organization_id)
 
 
 @router.get("/organizations", response_model=ChildOrganizationPage)
 async def list_children(
-    auth: AdminAuth,
-    conn: DbConn,
-    cursor: str | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-) -> dict[str, Any]:
+    auth: OrganizationsAdmin, tx: TxDep, page: PageParams
+) -> Page[ChildOrganizationOut]:
     """Child organizations of the caller, with the read grants each gave it."""
-    data, next_cursor = await service.list_children(
-        conn, auth.organization_id, decode_cursor(cursor), check_limit(limit)
-    )
-    return {"data": data, "next_cursor": next_cursor}
+    return await service.list_children(tx, page)
 
 
 @router.post("/organizations", status_code=201, response_model=OrganizationCreated)
 async def create_child(
-    body: OrganizationCreate, auth: AdminAuth, conn: DbConn, state: State
-) -> dict[str, Any]:
+    body: OrganizationCreate, auth: OrganizationsAdmin, tx: TxDep, runtime: RuntimeDep
+) -> OrganizationCreated:
     """Create a child organization and a 7-day admin invite for it."""
     await service.check_outbound_urls(
-        body.settings, allow_private=state.settings.allow_private_webhook_urls
+        body.settings, allow_private=runtime.settings.allow_private_webhook_urls
     )
     return await service.create_child(
-        conn, auth.actor, body, state.secret_box, public_url=state.settings.public_url
+        tx, body, runtime.secret_box, public_url=runtime.settings.public_url
     )
 
 
@@ -66,32 +65,27 @@ async def create_child(
 async def update_organization(
     organization_id: uuid.UUID,
     body: OrganizationUpdate,
-    auth: AdminAuth,
-    conn: DbConn,
-    state: State,
-) -> dict[str, Any]:
+    auth: OrganizationsAdmin,
+    tx: TxDep,
+    runtime: RuntimeDep,
+) -> OrganizationOut:
     """Update the name and settings of the caller's organization."""
     await service.check_outbound_urls(
-        body.settings, allow_private=state.settings.allow_private_webhook_urls
+        body.settings, allow_private=runtime.settings.allow_private_webhook_urls
     )
     return await service.update_organization(
-        conn,
-        auth.actor,
-        organization_id,
-        name=body.name,
-        settings=body.settings,
-        box=state.secret_box,
+        tx, organization_id, name=body.name, settings=body.settings, box=runtime.secret_box
     )
 
 
 @router.post("/organizations/{organization_id}/grants", status_code=201, response_model=GrantOut)
 async def create_grant(
-    organization_id: uuid.UUID, body: GrantCreate, auth: AdminAuth, conn: DbConn
-) -> dict[str, Any]:
+    organization_id: uuid.UUID, body: GrantCreate, auth: OrganizationsAdmin, tx: TxDep
+) -> GrantOut:
     """Grant the parent organization read access for roll-up reporting."""
     if auth.organization_id != auth.key_organization_id:
         raise Forbidden("Grants cannot be created on behalf of another organization.")
-    return await service.create_grant(conn, auth.actor, organization_id, body)
+    return await service.create_grant(tx, organization_id, body)
 
 
 @router.post(
@@ -100,7 +94,7 @@ async def create_grant(
     response_model=InviteAccepted,
     response_model_by_alias=True,
 )
-async def accept_invite(token: str, request: Request, conn: DbConn) -> dict[str, Any]:
+async def accept_invite(token: str, request: Request, tx: TxDep) -> InviteAccepted:
     """Redeem a child organization's invite (no API key): returns its first admin key once."""
     await limit_anonymous(request)
-    return await service.accept_invite(conn, token, correlation_id=request.state.request_id)
+    return await service.accept_invite(tx, token, correlation_id=request.state.request_id)

@@ -12,7 +12,9 @@ from zoneinfo import available_timezones
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from eal.apikeys.schemas import ApiKeyCreated
 from eal.auth.scopes import GrantScope
+from eal.kit.paging import Page
 from eal.kit.schemas import StrictBody, Timestamp
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -203,9 +205,8 @@ class ChildOrganizationOut(BaseModel):
     created_at: Timestamp
 
 
-class ChildOrganizationPage(BaseModel):
-    data: list[ChildOrganizationOut]
-    next_cursor: str | None
+class ChildOrganizationPage(Page[ChildOrganizationOut]):
+    """GET /organizations."""
 
 
 class OrganizationCreated(BaseModel):
@@ -233,19 +234,6 @@ class GrantOut(BaseModel):
     scopes: list[str]
     created_at: Timestamp
     expires_at: Timestamp
-
-
-class ApiKeyCreated(BaseModel):
-    """A newly issued key: the secret appears only here."""
-
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    name: str | None
-    key: str
-    prefix: str
-    scopes: list[str]
-    environment: str
-    created_at: Timestamp
 
 
 class InviteAccepted(BaseModel):

@@ -1,22 +1,35 @@
-"""Request and response bodies of the weather-events endpoints."""
+"""Weather-event kinds, and the request and response bodies of the weather-events endpoints."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from eal import geo
 from eal.kit.clock import utcnow
+from eal.kit.paging import Page
 from eal.kit.schemas import StrictBody, Timestamp
-from eal.leads.scoring import WeatherEventType
 
 MAX_POSTAL_CODES = 1000
 # Clocks of feeds and operators drift; a few minutes ahead is still "now".
 FUTURE_TOLERANCE = timedelta(minutes=5)
 Severity = Literal["minor", "moderate", "severe", "extreme"]
+
+
+class WeatherEventType(StrEnum):
+    """Kinds of severe weather an organization records (each has a lead-scoring weight)."""
+
+    STORM = "storm"
+    FREEZE = "freeze"
+    FLOOD = "flood"
+    HAIL = "hail"
+    HURRICANE = "hurricane"
+    TORNADO = "tornado"
+    WILDFIRE = "wildfire"
 
 
 class WeatherEventCreate(StrictBody):
@@ -64,6 +77,5 @@ class WeatherEventOut(BaseModel):
     created_at: Timestamp
 
 
-class WeatherEventPage(BaseModel):
-    data: list[WeatherEventOut]
-    next_cursor: str | None
+class WeatherEventPage(Page[WeatherEventOut]):
+    """GET /weather-events."""

@@ -1,7 +1,7 @@
 """Sending one delivery attempt: which secrets sign it, the HTTP POST, and what it means.
 
 The connections come from :mod:`eal.webhooks.http1`, which connects only to
-addresses :func:`resolve_and_check` approves at connect time.
+addresses the outbound policy (:mod:`eal.kit.outbound`) checks at connect time.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import datetime
 
 import h11
 
+from eal.kit.outbound import OutboundPolicy, UnsafeUrl
 from eal.webhooks.http1 import Http1Client
-from eal.webhooks.url_safety import UnsafeWebhookUrl
 
 ERROR_MAX_CHARS = 500
 """Stored error texts are cut to this length."""
@@ -71,11 +71,11 @@ class WebhookSender:
         self,
         *,
         timeout_seconds: float,
-        allow_private: bool,
+        policy: OutboundPolicy,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.timeout_seconds = timeout_seconds
-        self._client = Http1Client(allow_private=allow_private, ssl_context=ssl_context)
+        self._client = Http1Client(policy, ssl_context=ssl_context)
 
     def sweep(self) -> None:
         """Close idle connections that expired or that receivers closed."""
@@ -104,7 +104,7 @@ class WebhookSender:
                 error = f"HTTP {status}" + (f": {text}" if text else "")
         except TimeoutError:
             error = f"timed out after {self.timeout_seconds:g}s"
-        except UnsafeWebhookUrl as exc:
+        except UnsafeUrl as exc:
             error = f"refused: {exc.reason}"
         except ssl.SSLError as exc:
             error = f"TLS error: {exc.reason or exc}"

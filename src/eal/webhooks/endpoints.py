@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends
 
-from eal.api.deps import DbConn, State
+from eal.api.deps import RuntimeDep, TxDep
 from eal.api.routing import api_router
-from eal.auth.deps import AdminAuth, ReadAuth, WriteAuth
-from eal.kit.cursor import DEFAULT_LIMIT, check_limit, decode_cursor
+from eal.auth.context import AuthContext
+from eal.auth.deps import require
+from eal.auth.scopes import Scope
+from eal.kit.paging import Page, PageParams
 from eal.webhooks import service
 from eal.webhooks.schemas import (
     DeliveryOut,
@@ -24,55 +26,47 @@ from eal.webhooks.schemas import (
     WebhookUpdate,
 )
 
+WebhooksRead = Annotated[AuthContext, Depends(require(Scope.READ))]
+WebhooksWrite = Annotated[AuthContext, Depends(require(Scope.WRITE))]
+WebhooksAdmin = Annotated[AuthContext, Depends(require(Scope.ADMIN))]
+
 router = api_router(tags=["webhooks"])
-Limit = Annotated[int, Query(description="Page size, 1-200.")]
 
 
 @router.get("/webhooks", response_model=WebhookPage)
-async def list_webhooks(
-    auth: ReadAuth, conn: DbConn, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
-) -> dict[str, Any]:
+async def list_webhooks(auth: WebhooksRead, tx: TxDep, page: PageParams) -> Page[WebhookOut]:
     """The organization's webhook endpoints, newest first."""
-    data, next_cursor = await service.list_webhooks(
-        conn, auth.organization_id, decode_cursor(cursor), check_limit(limit)
-    )
-    return {"data": data, "next_cursor": next_cursor}
+    return await service.list_webhooks(tx, page)
 
 
 @router.post(
     "/webhooks", status_code=201, response_model=WebhookCreated, response_model_by_alias=True
 )
 async def create_webhook(
-    body: WebhookCreate, auth: AdminAuth, conn: DbConn, state: State
-) -> dict[str, Any]:
+    body: WebhookCreate, auth: WebhooksAdmin, tx: TxDep, runtime: RuntimeDep
+) -> WebhookCreated:
     """Register an HTTPS endpoint; the signing secret is returned only in this response."""
-    return await service.create_webhook(
-        conn,
-        auth.actor,
-        body,
-        box=state.secret_box,
-        allow_private=state.settings.allow_private_webhook_urls,
-    )
+    return await service.create_webhook(tx, body, box=runtime.secret_box, policy=runtime.outbound)
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
-async def get_webhook(webhook_id: uuid.UUID, auth: ReadAuth, conn: DbConn) -> dict[str, Any]:
+async def get_webhook(webhook_id: uuid.UUID, auth: WebhooksRead, tx: TxDep) -> WebhookOut:
     """One webhook endpoint (its secret is never shown, only its prefix)."""
-    return await service.get_webhook(conn, auth.organization_id, webhook_id)
+    return await service.get_webhook(tx, webhook_id)
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookOut)
 async def update_webhook(
-    webhook_id: uuid.UUID, body: WebhookUpdate, auth: AdminAuth, conn: DbConn
-) -> dict[str, Any]:
+    webhook_id: uuid.UUID, body: WebhookUpdate, auth: WebhooksAdmin, tx: TxDep
+) -> WebhookOut:
     """Change the events, description or enabled flag of an endpoint."""
-    return await service.update_webhook(conn, auth.actor, webhook_id, body)
+    return await service.update_webhook(tx, webhook_id, body)
 
 
 @router.delete("/webhooks/{webhook_id}", response_model=WebhookDeleted)
-async def delete_webhook(webhook_id: uuid.UUID, auth: AdminAuth, conn: DbConn) -> dict[str, Any]:
+async def delete_webhook(webhook_id: uuid.UUID, auth: WebhooksAdmin, tx: TxDep) -> WebhookDeleted:
     """Delete an endpoint: deliveries stop at once and queued ones are cancelled."""
-    return await service.delete_webhook(conn, auth.actor, webhook_id)
+    return await service.delete_webhook(tx, webhook_id)
 
 
 @router.post(
@@ -81,25 +75,18 @@ async def delete_webhook(webhook_id: uuid.UUID, auth: AdminAuth, conn: DbConn) -
     response_model_by_alias=True,
 )
 async def rotate_secret(
-    webhook_id: uuid.UUID, auth: AdminAuth, conn: DbConn, state: State
-) -> dict[str, Any]:
+    webhook_id: uuid.UUID, auth: WebhooksAdmin, tx: TxDep, runtime: RuntimeDep
+) -> SecretRotated:
     """Issue a new signing secret; the previous one stays valid for 24 hours."""
-    return await service.rotate_secret(conn, auth.actor, webhook_id, box=state.secret_box)
+    return await service.rotate_secret(tx, webhook_id, box=runtime.secret_box)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage)
 async def list_deliveries(
-    webhook_id: uuid.UUID,
-    auth: ReadAuth,
-    conn: DbConn,
-    cursor: str | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-) -> dict[str, Any]:
+    webhook_id: uuid.UUID, auth: WebhooksRead, tx: TxDep, page: PageParams
+) -> Page[DeliveryOut]:
     """The newest delivery attempts (at most 100 in all), newest first."""
-    data, next_cursor = await service.list_deliveries(
-        conn, auth.organization_id, webhook_id, decode_cursor(cursor), check_limit(limit)
-    )
-    return {"data": data, "next_cursor": next_cursor}
+    return await service.list_deliveries(tx, webhook_id, page)
 
 
 @router.post(
@@ -108,7 +95,7 @@ async def list_deliveries(
     response_model=DeliveryOut,
 )
 async def redeliver(
-    webhook_id: uuid.UUID, delivery_id: str, auth: WriteAuth, conn: DbConn
-) -> dict[str, Any]:
+    webhook_id: uuid.UUID, delivery_id: str, auth: WebhooksWrite, tx: TxDep
+) -> DeliveryOut:
     """Send a delivery again (same id and body) with a fresh retry schedule."""
-    return await service.redeliver(conn, auth.actor, webhook_id, delivery_id)
+    return await service.redeliver(tx, webhook_id, delivery_id)

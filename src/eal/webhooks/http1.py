@@ -7,10 +7,11 @@ CPU per request, several times the rest of the worker together; this client
 (asyncio streams plus h11 for the protocol, the same parser httpx uses) costs
 a fraction of that.
 
-Every new connection goes only to addresses :func:`resolve_and_check`
-approves at connect time, so a DNS answer that changes after registration
-cannot turn a delivery inward; TLS verifies the certificate against the
-URL's host name (SNI), with the same CA bundle as httpx.
+Every new connection is opened by the outbound policy
+(:meth:`eal.kit.outbound.OutboundPolicy.open_connection`), which goes only to
+addresses it checks at connect time, so a DNS answer that changes after
+registration cannot turn a delivery inward; TLS verifies the certificate
+against the URL's host name (SNI), with the same CA bundle as httpx.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import h11
 import httpx
 
-from eal.webhooks.url_safety import resolve_and_check
+from eal.kit.outbound import OutboundPolicy
 
 KEEPALIVE_SECONDS = 30.0
 MAX_IDLE_PER_ORIGIN = 8
@@ -100,8 +101,10 @@ class _Connection:
 class Http1Client:
     """POSTs over pooled HTTP/1.1 connections (one request per connection at a time)."""
 
-    def __init__(self, *, allow_private: bool, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._allow_private = allow_private
+    def __init__(
+        self, policy: OutboundPolicy, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self._policy = policy
         self._ssl = ssl_context or httpx.create_ssl_context(trust_env=False)
         self._idle: dict[tuple[bool, str, int], list[_Connection]] = {}
         self._targets: dict[str, Target] = {}
@@ -121,7 +124,7 @@ class Http1Client:
         """POST and return (status, the first `max_body` bytes of the response body).
 
         Raises OSError (connection, TLS), h11.ProtocolError (malformed
-        response), UnsafeWebhookUrl (refused target) or ValueError (bad URL).
+        response), UnsafeUrl (refused target) or ValueError (bad URL).
         The caller bounds the time with its own timeout.
         """
         target = self.target(url)
@@ -178,25 +181,10 @@ class Http1Client:
         conns.append(conn)
 
     async def _connect(self, target: Target) -> _Connection:
-        addresses = await resolve_and_check(
-            target.host, target.port, allow_private=self._allow_private
+        reader, writer = await self._policy.open_connection(
+            target.host, target.port, ssl=self._ssl if target.tls else None
         )
-        failure: OSError | None = None
-        for address in addresses:
-            try:
-                reader, writer = await asyncio.open_connection(
-                    address,
-                    target.port,
-                    ssl=self._ssl if target.tls else None,
-                    server_hostname=target.host if target.tls else None,
-                    limit=_READ_SIZE,
-                )
-            except OSError as exc:
-                failure = exc
-                continue
-            return _Connection(reader, writer)
-        assert failure is not None  # resolve_and_check never returns an empty list
-        raise failure
+        return _Connection(reader, writer)
 
     async def _exchange(
         self,

@@ -15,17 +15,18 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal import events
-from eal.auth.context import Actor
-from eal.db.engine import Database, set_tenant
-from eal.kit.clock import isoformat, utcnow
-from eal.webhooks.service import cancel_open_deliveries, endpoint_out
+from eal.db.engine import Database
+from eal.db.tx import Tx
+from eal.events import Action
+from eal.kit.clock import Clock, isoformat
+from eal.kit.identity import Actor, Source
+from eal.webhooks.repository import cancel_open_deliveries, webhook_of
 
 FAILING_DISABLE_AFTER = timedelta(days=5)
 """An endpoint whose every attempt failed for this long is disabled."""
 FINISHED_RETENTION = timedelta(days=30)
 """Finished deliveries (and their attempts) are purged after this long."""
 PURGE_BATCH = 10_000
-PURGE_LOCK_ID = 7_402_113_201
 GONE_REASON = "the receiver answered 410 Gone"
 FAILING_REASON = "every delivery attempt failed for 5 days"
 
@@ -142,7 +143,7 @@ RETURNING e.id, e.failing_since, e.enabled, e.deleted_at
 
 
 async def write_outcomes(
-    db: Database, batch: list[Outcome], *, worker_id: str
+    db: Database, batch: list[Outcome], *, worker_id: str, clock: Clock
 ) -> dict[uuid.UUID, str]:
     """Record a batch of results; returns the endpoints to disable, with the reason."""
     async with db.system_transaction() as conn:
@@ -193,7 +194,7 @@ async def write_outcomes(
             )
         ).all()
     disable = dict.fromkeys(gone, GONE_REASON)
-    limit = utcnow() - FAILING_DISABLE_AFTER
+    limit = clock.now() - FAILING_DISABLE_AFTER
     for row in rows:
         if (
             row.id not in disable
@@ -206,14 +207,15 @@ async def write_outcomes(
     return disable
 
 
-async def disable_endpoints(db: Database, reasons: dict[uuid.UUID, str]) -> None:
+async def disable_endpoints(db: Database, reasons: dict[uuid.UUID, str], *, clock: Clock) -> None:
     """Disable endpoints, cancel their queued deliveries, and audit `webhook.disabled`."""
     async with db.system_transaction() as conn:
         for endpoint_id in sorted(reasons):
-            await _disable(conn, endpoint_id, reasons[endpoint_id])
+            await _disable(Tx(conn, clock=clock), endpoint_id, reasons[endpoint_id])
 
 
-async def _disable(conn: AsyncConnection, endpoint_id: uuid.UUID, reason: str) -> None:
+async def _disable(tx: Tx, endpoint_id: uuid.UUID, reason: str) -> None:
+    conn = tx.conn
     row = (
         await conn.execute(
             text(
@@ -227,11 +229,11 @@ async def _disable(conn: AsyncConnection, endpoint_id: uuid.UUID, reason: str) -
     if row is None:
         return  # already disabled or deleted meanwhile
     cancelled = await cancel_open_deliveries(conn, [endpoint_id])
-    await set_tenant(conn, row.organization_id)
+    tx.bind(Actor(organization_id=row.organization_id, source=Source.WORKER), config_revision=None)
+    await tx.set_tenant(row.organization_id)
     await events.record(
-        conn,
-        Actor(organization_id=row.organization_id, source="worker"),
-        "webhook.disabled",
+        tx,
+        Action.WEBHOOK_DISABLED,
         {
             "webhook_id": str(endpoint_id),
             "reason": reason,
@@ -239,18 +241,12 @@ async def _disable(conn: AsyncConnection, endpoint_id: uuid.UUID, reason: str) -
             "last_delivery_status": row.last_delivery_status,
             "cancelled_deliveries": cancelled,
         },
-        data=endpoint_out(row),
+        data=webhook_of(row).model_dump(mode="json"),
     )
 
 
-async def purge_finished(conn: AsyncConnection) -> int:
-    """Delete up to PURGE_BATCH finished deliveries older than FINISHED_RETENTION.
-
-    Returns the number deleted, or 0 when another worker holds the purge lock.
-    """
-    got = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": PURGE_LOCK_ID})
-    if not got:
-        return 0
+async def purge_finished(conn: AsyncConnection, *, now: datetime) -> int:
+    """Delete up to PURGE_BATCH finished deliveries older than FINISHED_RETENTION; how many."""
     result = await conn.execute(
         text(
             "DELETE FROM webhook_deliveries WHERE id IN ("
@@ -258,6 +254,6 @@ async def purge_finished(conn: AsyncConnection) -> int:
             "WHERE status IN ('delivered', 'failed', 'cancelled') AND updated_at < :before "
             "LIMIT :batch)"
         ),
-        {"before": utcnow() - FINISHED_RETENTION, "batch": PURGE_BATCH},
+        {"before": now - FINISHED_RETENTION, "batch": PURGE_BATCH},
     )
     return int(result.rowcount or 0)

@@ -3,16 +3,59 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictBool, field_validator
 
+from eal.events import EVENT_TYPES
+from eal.kit.paging import Page
 from eal.kit.schemas import StrictBody, Timestamp
-from eal.webhooks.events import EVENT_TYPES
 
 Url = Annotated[str, Field(min_length=1, max_length=2048)]
 Description = Annotated[str, Field(max_length=500)]
 SECRET_WARNING = "Save this signing_secret now. It will not be shown again."
+DELIVERY_ID_PREFIX = "whd_"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery (one event for one endpoint) stands."""
+
+    PENDING = "pending"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    """The endpoint was disabled or deleted before the delivery was sent."""
+
+
+OPEN_STATUSES = (DeliveryStatus.PENDING.value, DeliveryStatus.RETRYING.value)
+"""Deliveries still to be sent."""
+FINISHED_STATUSES = (
+    DeliveryStatus.DELIVERED.value,
+    DeliveryStatus.FAILED.value,
+    DeliveryStatus.CANCELLED.value,
+)
+
+
+def public_delivery_id(delivery_id: uuid.UUID) -> str:
+    """A delivery's public id (`X-EAL-Delivery`, `webhook-id`): `whd_` + 32 hex digits."""
+    return DELIVERY_ID_PREFIX + delivery_id.hex
+
+
+def parse_delivery_id(value: str) -> uuid.UUID | None:
+    """The uuid behind a public delivery id, or None when `value` is not one."""
+    if not value.startswith(DELIVERY_ID_PREFIX):
+        return None
+    digits = value[len(DELIVERY_ID_PREFIX) :]
+    if len(digits) != 32:
+        return None
+    try:
+        return uuid.UUID(hex=digits)
+    except ValueError:
+        return None
+
+
 ROTATE_WARNING = SECRET_WARNING + " The previous secret remains valid for 24 hours."
 
 
@@ -77,9 +120,8 @@ class WebhookOut(BaseModel):
     last_delivery_status: int | None
 
 
-class WebhookPage(BaseModel):
-    data: list[WebhookOut]
-    next_cursor: str | None
+class WebhookPage(Page[WebhookOut]):
+    """GET /webhooks."""
 
 
 class WebhookCreated(BaseModel):
@@ -127,6 +169,5 @@ class DeliveryOut(BaseModel):
     created_at: Timestamp
 
 
-class DeliveryPage(BaseModel):
-    data: list[DeliveryOut]
-    next_cursor: str | None
+class DeliveryPage(Page[DeliveryOut]):
+    """GET /webhooks/{id}/deliveries."""

@@ -34,14 +34,16 @@ import asyncpg
 import structlog
 from sqlalchemy import text
 
-from eal.api.state import AppState
 from eal.config import Settings
 from eal.db.engine import Database
-from eal.kit.clock import utcnow
+from eal.events import OUTBOX_CHANNEL
+from eal.kit.clock import Clock, SystemClock, utcnow
+from eal.kit.outbound import OutboundPolicy
 from eal.kit.secretbox import SecretBox
+from eal.runtime import Runtime
 from eal.webhooks.delivery import SendResult, WebhookSender, truncate_error, valid_secrets
-from eal.webhooks.events import NOTIFY_CHANNEL, public_delivery_id
-from eal.webhooks.recording import Outcome, disable_endpoints, purge_finished, write_outcomes
+from eal.webhooks.recording import Outcome, disable_endpoints, write_outcomes
+from eal.webhooks.schemas import public_delivery_id
 from eal.webhooks.signing import signature_headers
 
 log = structlog.get_logger(__name__)
@@ -51,7 +53,6 @@ MAX_IN_FLIGHT = 64
 POLL_INTERVAL_SECONDS = 1.0
 FLUSH_INTERVAL_SECONDS = 0.01
 CLAIM_COALESCE_SECONDS = 0.003
-PURGE_EVERY_SECONDS = 3600.0
 
 
 def default_lease_seconds(timeout_seconds: float) -> float:
@@ -114,11 +115,6 @@ class Claimed:
     previous_secret_expires_at: datetime | None
 
 
-def listen_dsn(db: Database) -> str:
-    """A plain asyncpg DSN for the database behind `db` (for the LISTEN connection)."""
-    return db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 class DeliveryWorker:
     """One worker: a claim loop, concurrent sends, a batched recorder and a listener."""
 
@@ -133,11 +129,16 @@ class DeliveryWorker:
         per_endpoint_concurrency: int = PER_ENDPOINT_CONCURRENCY,
         max_in_flight: int = MAX_IN_FLIGHT,
         poll_interval: float = POLL_INTERVAL_SECONDS,
-        purge: bool = True,
+        clock: Clock | None = None,
+        policy: OutboundPolicy | None = None,
     ) -> None:
+        """A sender for `db`'s outbox; `clock` decides which secrets are still valid
+        and when an endpoint has failed long enough, `policy` where it may connect."""
         self.settings = settings
         self.db = db
         self.box = box
+        self.clock: Clock = clock or SystemClock()
+        self.policy = policy or OutboundPolicy(settings.allow_private_webhook_urls)
         self.worker_id = worker_id or (
             f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         )
@@ -148,7 +149,6 @@ class DeliveryWorker:
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
         self.schedule = tuple(settings.webhook_retry_schedule)
-        self.purge = purge
         self.listening = asyncio.Event()
         """Set while the LISTEN connection is up (tests wait for it)."""
         self.sent = 0
@@ -177,7 +177,7 @@ class DeliveryWorker:
         """Deliver until `stop` is set, then finish in-flight sends and record them."""
         self._sender = WebhookSender(
             timeout_seconds=self.settings.webhook_timeout_seconds,
-            allow_private=self.settings.allow_private_webhook_urls,
+            policy=self.policy,
         )
         loop = asyncio.get_running_loop()
         helpers = [
@@ -185,7 +185,6 @@ class DeliveryWorker:
             asyncio.create_task(self._wake_on(stop), name="eal-webhooks-stop"),
         ]
         recorder = asyncio.create_task(self._record_loop(), name="eal-webhooks-record")
-        last_purge = loop.time() - PURGE_EVERY_SECONDS + 60.0
         last_sweep = loop.time()
         try:
             while not stop.is_set():
@@ -196,11 +195,6 @@ class DeliveryWorker:
                 if loop.time() - last_sweep >= 1.0:
                     last_sweep = loop.time()
                     self._sender.sweep()
-                if self.purge and loop.time() - last_purge >= PURGE_EVERY_SECONDS:
-                    last_purge = loop.time()
-                    # In the background: a large purge must not hold up claims.
-                    helpers = [h for h in helpers if not h.done()]
-                    helpers.append(asyncio.create_task(self._purge(), name="eal-webhooks-purge"))
                 await self._wait_for_work(stop)
         finally:
             for helper in helpers:
@@ -338,7 +332,9 @@ class DeliveryWorker:
                 else None
             )
             headers = signature_headers(
-                valid_secrets(current, previous, claimed.previous_secret_expires_at, started_at),
+                valid_secrets(
+                    current, previous, claimed.previous_secret_expires_at, self.clock.now()
+                ),
                 body=body,
                 timestamp=int(time.time()),
                 delivery_id=public_delivery_id(claimed.id),
@@ -422,24 +418,17 @@ class DeliveryWorker:
     async def _record(self, batch: list[Outcome]) -> None:
         for attempt in range(5):
             try:
-                disable = await write_outcomes(self.db, batch, worker_id=self.worker_id)
+                disable = await write_outcomes(
+                    self.db, batch, worker_id=self.worker_id, clock=self.clock
+                )
                 if disable:
-                    await disable_endpoints(self.db, disable)
+                    await disable_endpoints(self.db, disable, clock=self.clock)
                 return
             except Exception:
                 log.exception("webhook_record_failed", worker=self.worker_id, attempt=attempt)
                 await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
         # The rows keep their leases and are sent again when those end.
         log.error("webhook_results_dropped", worker=self.worker_id, count=len(batch))
-
-    async def _purge(self) -> None:
-        try:
-            async with self.db.system_transaction() as conn:
-                removed = await purge_finished(conn)
-            if removed:
-                log.info("webhook_deliveries_purged", count=removed)
-        except Exception:
-            log.exception("webhook_purge_failed")
 
     # -- LISTEN ----------------------------------------------------------------
 
@@ -454,7 +443,7 @@ class DeliveryWorker:
 
     async def _listen(self) -> None:
         backoff = 0.5
-        dsn = listen_dsn(self.db)
+        dsn = self.db.driver_dsn()
         while True:
             conn = None
             try:
@@ -463,7 +452,7 @@ class DeliveryWorker:
                 )
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda _c, done=closed: done.set())
-                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                await conn.add_listener(OUTBOX_CHANNEL, self._on_notify)
                 backoff = 0.5
                 self.listening.set()
                 # Anything committed while nobody listened is found by this claim.
@@ -483,10 +472,16 @@ class DeliveryWorker:
             backoff = min(backoff * 2, 10.0)
 
 
-async def deliver_webhooks(state: AppState, stop: asyncio.Event) -> None:
-    """Worker consumer: deliver webhooks until `stop` is set (restarts after a crash)."""
+async def deliver_webhooks(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Deliver webhooks until `stop` is set (restarts after a crash)."""
     while not stop.is_set():
-        worker = DeliveryWorker(settings=state.settings, db=state.db, box=state.secret_box)
+        worker = DeliveryWorker(
+            settings=runtime.settings,
+            db=runtime.db,
+            box=runtime.secret_box,
+            clock=runtime.clock,
+            policy=runtime.outbound,
+        )
         try:
             await worker.run(stop)
         except Exception:

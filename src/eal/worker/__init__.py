@@ -1,1 +1,1 @@
-"""Background work: queue consumers with leases and periodic maintenance."""
+"""Running background work: the webhook sender and the job worker, in a process of their own or in-process."""

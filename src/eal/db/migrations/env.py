@@ -13,8 +13,9 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-# Two processes starting at once (serve + worker) must not migrate concurrently.
-MIGRATION_LOCK_ID = 7_402_113_001
+from eal.db.locks import LockId
+
+MIGRATION_LOCK_ID = int(LockId.MIGRATIONS)
 
 
 def _run(connection: Connection) -> None:

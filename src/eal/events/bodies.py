@@ -1,49 +1,48 @@
-"""Webhook event names, public ids, delivery bodies, and the fan-out of one audit entry.
+"""What subscribers receive: event ids and the JSON body of every delivery.
 
-`events.record` queues an entry's deliveries (built by :func:`delivery_bodies`) in
-the statement that appends the entry, so deliveries commit (and are announced to
-workers) exactly when the change does.
+A delivery body is `{"id", "type", "created_at", "organization_id", "data"}`,
+fixed when the event is recorded so every retry sends identical bytes.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
+from eal.events.catalog import AUDIT_STREAM, Action
 from eal.kit.clock import isoformat
 
-if TYPE_CHECKING:
-    from eal.events import RecordedEvent
-
-AUDIT_STREAM = "audit.log.event"
-"""Subscribers of this event receive every audit entry of their organization."""
-
-EVENT_TYPES: tuple[str, ...] = (
-    "call.received",
-    "call.classified",
-    "call.qualified",
-    "lead.created",
-    "lead.updated",
-    "outreach.email.sent",
-    "outreach.email.replied",
-    "claim.scope.ready",
-    "review.requested",
-    "review.received",
-    AUDIT_STREAM,
-)
-"""The event names a webhook may subscribe to (API reference, "Webhook events")."""
-
-NOTIFY_CHANNEL = "eal_webhooks"
-"""LISTEN/NOTIFY channel: an empty payload means "deliveries are due"; `cancel:<id>`
-means the endpoint was deleted or disabled and its in-flight sends should stop."""
-
 EVENT_ID_PREFIX = "evt_"
-DELIVERY_ID_PREFIX = "whd_"
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An audit entry as written."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    action: Action
+    source: str
+    correlation_id: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+    def as_api(self) -> dict[str, Any]:
+        """The entry as the audit-log endpoints return it (JSON values)."""
+        return {
+            "id": str(self.id),
+            "organization_id": str(self.organization_id),
+            "action": self.action.value,
+            "source": self.source,
+            "correlation_id": self.correlation_id,
+            "payload": self.payload,
+            "created_at": isoformat(self.created_at),
+        }
 
 
 def audit_stream_event_id(entry_id: uuid.UUID) -> uuid.UUID:
@@ -53,30 +52,12 @@ def audit_stream_event_id(entry_id: uuid.UUID) -> uuid.UUID:
     the audit-stream event is another event and gets its own stable id, so a
     receiver that de-duplicates on the body's `id` keeps both.
     """
-    return uuid.uuid5(entry_id, AUDIT_STREAM)
+    return uuid.uuid5(entry_id, AUDIT_STREAM.value)
 
 
 def public_event_id(event_id: uuid.UUID) -> str:
-    """The `id` of a delivery body: `evt_` + the audit entry's id as 32 hex digits."""
+    """The `id` of a delivery body: `evt_` + the event's id as 32 hex digits."""
     return EVENT_ID_PREFIX + event_id.hex
-
-
-def public_delivery_id(delivery_id: uuid.UUID) -> str:
-    """A delivery's public id (`X-EAL-Delivery`, `webhook-id`): `whd_` + 32 hex digits."""
-    return DELIVERY_ID_PREFIX + delivery_id.hex
-
-
-def parse_delivery_id(value: str) -> uuid.UUID | None:
-    """The uuid behind a public delivery id, or None when `value` is not one."""
-    if not value.startswith(DELIVERY_ID_PREFIX):
-        return None
-    digits = value[len(DELIVERY_ID_PREFIX) :]
-    if len(digits) != 32:
-        return None
-    try:
-        return uuid.UUID(hex=digits)
-    except ValueError:
-        return None
 
 
 def _json_default(value: Any) -> Any:
@@ -125,44 +106,39 @@ def event_body(
 
 def delivery_bodies(
     event: RecordedEvent,
-    data: dict[str, Any] | None,
+    data: Any,
     subscribed: frozenset[str] | None = None,
 ) -> tuple[str | None, str | None, str | None]:
     """The fan-out of one audit entry: (event type, its body, the audit-stream body).
 
-    The entry's action is a webhook event when it is one of :data:`EVENT_TYPES`;
+    The entry's action is a webhook event when `Action.event_type` says so;
     its body's `data` is `data` (the resource as the API returns it), or the
     audit payload when the caller gave none; otherwise type and body are None.
     `audit.log.event` subscribers get the audit entry itself as `data`.
     `subscribed`, when known, names the event types that have subscribers;
     bodies nobody subscribes to are not built (None).
-    `events.record` inserts one delivery per subscribed endpoint in the
-    statement that appends the entry.
     """
-    is_event = (
-        event.action in EVENT_TYPES
-        and event.action != AUDIT_STREAM
-        and (subscribed is None or event.action in subscribed)
-    )
+    event_type = event.action.event_type
+    is_event = event_type is not None and (subscribed is None or event_type in subscribed)
 
-    def body(event_type: str, payload: Any) -> str:
+    def body(kind: str, payload: Any) -> str:
         return event_body(
-            event_id=audit_stream_event_id(event.id) if event_type == AUDIT_STREAM else event.id,
-            event_type=event_type,
+            event_id=audit_stream_event_id(event.id) if kind == AUDIT_STREAM else event.id,
+            event_type=kind,
             created_at=event.created_at,
             organization_id=event.organization_id,
             data=payload,
         )
 
     audit_body = (
-        body(AUDIT_STREAM, event.as_api())
+        body(AUDIT_STREAM.value, event.as_api())
         if subscribed is None or AUDIT_STREAM in subscribed
         else None
     )
-    if not is_event:
+    if not is_event or event_type is None:
         return None, None, audit_body
     return (
-        event.action,
-        body(event.action, data if data is not None else event.payload),
+        event_type.value,
+        body(event_type.value, data if data is not None else event.payload),
         audit_body,
     )

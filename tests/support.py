@@ -1,14 +1,20 @@
-"""Helpers shared by the API tests: envelope checks and database snapshots."""
+"""Helpers every test folder shares: error envelopes, audit entries, table snapshots, transactions."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
+from eal import events
 from eal.db.engine import Database
+from eal.db.tx import Tx
+from eal.events import Action
+from eal.kit.identity import Actor, Source
 
 # Every table the core writes; a snapshot of their row counts shows that a
 # rejected request changed nothing.
@@ -72,3 +78,29 @@ async def audit_entries(
     async with db.system_transaction() as conn:
         rows = await conn.execute(text(query + " ORDER BY seq"), params)
         return [dict(r._mapping) for r in rows]
+
+
+@asynccontextmanager
+async def tenant_tx(
+    db: Database, organization_id: uuid.UUID, *, source: Source = Source.SYSTEM
+) -> AsyncIterator[Tx]:
+    """A committed runtime-role transaction of the tenant, acting as `source`."""
+    async with db.tenant_transaction(organization_id) as conn:
+        yield Tx(conn, actor=Actor(organization_id=organization_id, source=source))
+
+
+async def record_event(
+    db: Database,
+    organization_id: uuid.UUID,
+    action: Action = Action.LEAD_CREATED,
+    data: Any = None,
+    payload: dict[str, Any] | None = None,
+) -> events.RecordedEvent:
+    """Record one audit entry (and its deliveries) in a committed tenant transaction."""
+    async with tenant_tx(db, organization_id) as tx:
+        return await events.record(
+            tx,
+            action,
+            payload if payload is not None else {"lead_id": str(uuid.uuid4())},
+            data=data if data is not None else {"id": str(uuid.uuid4()), "name": "Dana"},
+        )
