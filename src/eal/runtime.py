@@ -19,7 +19,7 @@ from eal.db.url import resolve_database_url
 from eal.kit.clock import Clock, SystemClock
 from eal.kit.outbound import OutboundClient, OutboundPolicy
 from eal.kit.ratelimit import RateLimiter, make_rate_limiter
-from eal.kit.secretbox import SecretBox, load_secret_key
+from eal.kit.secretbox import SecretBox
 
 #: Net allocations between collections of the youngest generation, once serving.
 YOUNG_GC_THRESHOLD = 20_000
@@ -66,7 +66,7 @@ class Runtime:
         return cls(
             settings=settings,
             db=db,
-            secret_box=SecretBox(load_secret_key(settings.secret_key, settings.data_dir)),
+            secret_box=SecretBox.from_settings(settings.secret_key, settings.data_dir),
             http=outbound.http_client(timeout=httpx.Timeout(OUTBOUND_TIMEOUT_SECONDS)),
             outbound=outbound,
             rate_limiter=make_rate_limiter(

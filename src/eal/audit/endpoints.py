@@ -14,6 +14,7 @@ from fastapi import Depends, Query, Request
 from starlette.responses import StreamingResponse
 
 from eal.api.deps import RuntimeDep, TxDep
+from eal.api.paging import PageParams
 from eal.api.routing import api_router
 from eal.audit import service
 from eal.audit.schemas import AuditEntryOut, AuditPage
@@ -21,7 +22,7 @@ from eal.auth.context import AuthContext
 from eal.auth.deps import require
 from eal.auth.scopes import GrantScope, Scope
 from eal.kit.clock import isoformat
-from eal.kit.paging import Page, PageParams
+from eal.kit.paging import Page
 
 AuditRead = Annotated[AuthContext, Depends(require(Scope.READ, GrantScope.AUDIT_LOG_READ))]
 

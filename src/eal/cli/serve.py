@@ -69,6 +69,7 @@ def serve(
         log_level=settings.log_level.lower(),
         access_log=False,
         loop="auto",
+        ws="none",  # no websocket routes: the websocket stack need not be loaded
     )
 
 

@@ -1,7 +1,8 @@
 """One way to page every list: the `PageQuery` dependency, `Page[T]` and `paginate`.
 
-Every list endpoint takes `page: PageParams` (`?limit=` 1-200, default 50,
-and `?cursor=` from the previous page's `next_cursor`), applies it to its
+Every list endpoint takes `page: PageParams` (`eal.api.paging`: `?limit=`
+1-200, default 50, and `?cursor=` from the previous page's `next_cursor`),
+applies it to its
 statement with `PageQuery.apply` (a keyset condition on (created_at, id), the
 order, and one row more than the page), and turns the rows into a
 `Page[T]` with `paginate`. Keyset pages cost the same at any depth.
@@ -13,22 +14,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select
 
-from eal.kit.cursor import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    Cursor,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-    newer_than,
-    older_than,
-)
+from eal.kit.cursor import DEFAULT_LIMIT, Cursor, encode_cursor, newer_than, older_than
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,25 +45,6 @@ class PageQuery:
             query = query.where(after(self.cursor, created_at, id_))
         order = (created_at.desc(), id_.desc()) if newest_first else (created_at, id_)
         return query.order_by(*order).limit(self.limit + 1)
-
-
-async def page_query(
-    cursor: Annotated[
-        str | None, Query(description="next_cursor of the previous page; omit for the first.")
-    ] = None,
-    limit: Annotated[
-        int,
-        Query(
-            description=f"Page size, 1-{MAX_LIMIT}.",
-            json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT},
-        ),
-    ] = DEFAULT_LIMIT,
-) -> PageQuery:
-    """The page parameters of a list request (422 for a bad limit, 400 for a bad cursor)."""
-    return PageQuery(limit=check_limit(limit), cursor=decode_cursor(cursor))
-
-
-PageParams = Annotated[PageQuery, Depends(page_query)]
 
 
 class Page(BaseModel, Generic[T]):

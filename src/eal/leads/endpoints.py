@@ -10,13 +10,14 @@ from fastapi import Depends, Query
 from starlette.responses import Response
 
 from eal.api.deps import RuntimeDep, TxDep
+from eal.api.paging import PageParams
 from eal.api.responses import model_response
 from eal.api.routing import api_router
 from eal.auth.context import AuthContext
 from eal.auth.deps import require
 from eal.auth.scopes import GrantScope, Scope
 from eal.errors import field_error
-from eal.kit.paging import Page, PageParams
+from eal.kit.paging import Page
 from eal.leads import crm_sync, service
 from eal.leads.schemas import (
     CrmPushOut,

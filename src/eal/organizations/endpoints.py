@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from eal.api.deps import RuntimeDep, TxDep
+from eal.api.paging import PageParams
 from eal.api.routing import api_router
 from eal.auth.context import AuthContext
 from eal.auth.deps import limit_anonymous, require
 from eal.auth.scopes import Scope
 from eal.errors import Forbidden
-from eal.kit.paging import Page, PageParams
+from eal.kit.paging import Page
 from eal.organizations import service
 from eal.organizations.schemas import (
     ChildOrganizationOut,

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import Depends
 
 from eal.api.deps import TxDep
+from eal.api.paging import PageParams
 from eal.api.routing import api_router
 from eal.auth.context import AuthContext
 from eal.auth.deps import require
 from eal.auth.scopes import Scope
-from eal.kit.paging import Page, PageParams
+from eal.kit.paging import Page
 from eal.weather import service
 from eal.weather.schemas import (
     WeatherEventCreate,
