@@ -29,7 +29,9 @@ from eal.db.url import async_url
 from eal.runtime import Runtime
 from tests.factories import Factory
 
+#: The Redis server of the tests that need one (CI and the README's default: the local one).
 REDIS_URL = os.environ.get("EAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+_REDIS_ANSWERS = pytest.StashKey[bool]()
 
 
 def _redis_answers() -> bool:
@@ -44,18 +46,48 @@ def _redis_answers() -> bool:
         return False
 
 
+def _require_redis() -> bool:
+    return os.environ.get("EAL_REQUIRE_REDIS") == "1"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "redis: needs the Redis server at EAL_TEST_REDIS_URL")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip Redis tests where no Redis answers, unless EAL_REQUIRE_REDIS=1 (CI)."""
-    if os.environ.get("EAL_REQUIRE_REDIS") == "1" or _redis_answers():
+    """Mark every test that reaches Redis; skip them where none answers, unless required.
+
+    A test reaches Redis through the `redis_url` fixture (directly, or through
+    another fixture, or by handing it to an app as REDIS_URL), so taking that
+    fixture marks the test even if its author forgot the marker. The app under
+    test never picks up a REDIS_URL of its own (see `settings`, and `cli_env`
+    for child processes). EAL_REQUIRE_REDIS=1 (CI) never skips them.
+    """
+    for item in items:
+        if "redis_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
+    needed = [item for item in items if item.get_closest_marker("redis") is not None]
+    if not needed:
+        return
+    answers = _redis_answers()
+    config.stash[_REDIS_ANSWERS] = answers
+    if answers or _require_redis():
         return
     skip = pytest.mark.skip(reason=f"no Redis server answers at {REDIS_URL}")
-    for item in items:
-        if "redis" in item.keywords:
-            item.add_marker(skip)
+    for item in needed:
+        item.add_marker(skip)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under EAL_REQUIRE_REDIS=1, a Redis test without Redis fails with one clear line."""
+    if item.get_closest_marker("redis") and not item.config.stash.get(_REDIS_ANSWERS, True):
+        pytest.fail(f"EAL_REQUIRE_REDIS=1 but no Redis server answers at {REDIS_URL}")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server at EAL_TEST_REDIS_URL; a test that takes it is marked `redis`."""
+    return REDIS_URL
 
 
 def _server_url(tmp: Path) -> tuple[URL, Any]:
@@ -126,6 +158,9 @@ def settings(database_url: URL, data_dir: Path) -> Settings:
         allow_private_webhook_urls=True,
         public_url="http://testserver",
         webhook_retry_schedule=(1, 2, 3),
+        # In-process limiter whatever REDIS_URL the shell or a .env file holds: only
+        # `redis`-marked tests may need Redis, and they pass its URL explicitly.
+        redis_url=None,
     )
 
 

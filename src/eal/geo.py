@@ -25,9 +25,20 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "EARTH_RADIUS_MILES",
@@ -224,63 +235,81 @@ class AreaPlacement:
     miles_from_center: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceArea:
+_SERVICE_AREA_FIELDS = ("postal_codes", "center_postal_code", "radius_miles")
+
+
+class ServiceArea(BaseModel):
     """Where an organization works: listed postal codes, a center and radius, or both.
 
-    Codes are normalised to five digits; a malformed code, a center without
-    a radius (or the reverse) or a radius outside (0, MAX_SERVICE_RADIUS_MILES]
-    raise ValueError.
+    The one model of a service area: organization settings validate
+    `settings.service_area` with it, and lead scoring places postal codes in
+    it. Codes are normalised to five digits (a ZIP+4 suffix is dropped) and
+    listed codes are sorted and unique; a malformed code, a center without a
+    radius (or the reverse) or a radius outside (0, MAX_SERVICE_RADIUS_MILES]
+    is a ValueError (pydantic's ValidationError is one).
     """
 
-    postal_codes: tuple[str, ...] = ()
-    center_postal_code: str | None = None
-    radius_miles: float | None = None
-    _listed: frozenset[str] = field(init=False, repr=False, compare=False)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        if isinstance(self.postal_codes, str):
-            raise ValueError("service area postal_codes must be a list of postal codes")
-        listed = {parse_postal_code(code, "service area postal code") for code in self.postal_codes}
-        object.__setattr__(self, "postal_codes", tuple(sorted(listed)))
-        object.__setattr__(self, "_listed", frozenset(listed))
-        center, radius = self.center_postal_code, self.radius_miles
-        if (center is None) != (radius is None):
-            raise ValueError("service area center_postal_code and radius_miles go together")
-        if center is not None and radius is not None:
-            # bool is an int: `true` as a radius is a settings mistake.
-            if isinstance(radius, bool) or not isinstance(radius, int | float):
-                raise ValueError(f"service area radius_miles must be a number, got {radius!r}")
-            if not 0 < radius <= MAX_SERVICE_RADIUS_MILES:
-                raise ValueError(
-                    f"service area radius_miles must be > 0 and <= {MAX_SERVICE_RADIUS_MILES:g}"
-                )
-            object.__setattr__(self, "center_postal_code", parse_postal_code(center, "center"))
-            object.__setattr__(self, "radius_miles", float(radius))
-        elif not listed:
+    postal_codes: tuple[str, ...] = Field(default=(), max_length=5000)
+    center_postal_code: str | None = None
+    radius_miles: StrictFloat | StrictInt | None = Field(default=None)
+    _listed: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @field_validator("postal_codes", mode="before")
+    @classmethod
+    def _codes(cls, value: object) -> object:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise ValueError("must be a list of postal codes")
+        listed = {parse_postal_code(code, "service area postal code") for code in value}
+        return tuple(sorted(listed))
+
+    @field_validator("center_postal_code")
+    @classmethod
+    def _center(cls, value: str | None) -> str | None:
+        return None if value is None else parse_postal_code(value, "center")
+
+    @field_validator("radius_miles")
+    @classmethod
+    def _radius(cls, value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not (math.isfinite(value) and 0 < value <= MAX_SERVICE_RADIUS_MILES):
+            raise ValueError(f"must be > 0 and <= {MAX_SERVICE_RADIUS_MILES:g}")
+        return float(value)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ServiceArea:
+        if (self.center_postal_code is None) != (self.radius_miles is None):
+            raise ValueError("center_postal_code and radius_miles go together")
+        if self.center_postal_code is None and not self.postal_codes:
             raise ValueError("a service area needs postal_codes, or a center and radius_miles")
+        return self
+
+    def model_post_init(self, _context: object) -> None:
+        """Index the listed codes once, for `place`."""
+        self._listed = frozenset(self.postal_codes)
 
     @classmethod
     def from_settings(cls, raw: object) -> ServiceArea | None:
-        """Build from ``settings.service_area``; None when absent or empty.
+        """Build from stored ``settings.service_area``; None when absent or empty.
 
         Expects ``{"postal_codes": [...], "center_postal_code": "30075",
-        "radius_miles": 25}`` (either part, or both). Unknown keys are
-        ignored; wrongly typed values raise ValueError.
+        "radius_miles": 25}`` (either part, or both). Keys this model does not
+        know are ignored (settings written by an older version); wrongly typed
+        values raise ValueError.
         """
         if raw is None:
             return None
         if not isinstance(raw, Mapping):
             raise ValueError("settings.service_area must be an object")
-        codes = raw.get("postal_codes")
-        if codes is None:
-            codes = ()
-        if not isinstance(codes, list | tuple):
+        known = {key: raw[key] for key in _SERVICE_AREA_FIELDS if raw.get(key) is not None}
+        codes = known.get("postal_codes", ())
+        if isinstance(codes, str) or not isinstance(codes, list | tuple):
             raise ValueError("settings.service_area.postal_codes must be a list")
-        center, radius = raw.get("center_postal_code"), raw.get("radius_miles")
-        if not codes and center is None and radius is None:
-            return None
-        return cls(postal_codes=tuple(codes), center_postal_code=center, radius_miles=radius)
+        if not codes and "center_postal_code" not in known and "radius_miles" not in known:
+            return None  # nothing but an empty list: no area
+        return cls.model_validate(known)
 
     def place(self, postal_code: str) -> AreaPlacement:
         """Whether a (normalised) postal code is inside the area.

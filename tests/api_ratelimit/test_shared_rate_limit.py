@@ -13,30 +13,18 @@ from sqlalchemy.engine import URL
 from tests.cli.servers import cli_env, uvicorn_process
 from tests.factories import Factory
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BURST = 20
 
 
-@pytest.fixture
-async def redis_available() -> None:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    finally:
-        await client.aclose()
-
-
-@pytest.mark.usefixtures("redis_available")
+@pytest.mark.redis
 async def test_two_processes_share_one_budget(
-    factory: Factory, database_url: URL, tmp_path: Path
+    factory: Factory, database_url: URL, tmp_path: Path, redis_url: str
 ) -> None:
     tenant = await factory.tenant("Shared Budget Co")
     env = cli_env(
         tmp_path,
         database_url,
-        REDIS_URL=REDIS_URL,
+        REDIS_URL=redis_url,
         EAL_RATE_LIMIT_BURST=str(BURST),
         EAL_RATE_LIMIT_PER_MINUTE="1",
     )

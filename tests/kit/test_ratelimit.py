@@ -24,8 +24,6 @@ from eal.kit.ratelimit import (
     make_rate_limiter,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
 
 class FakeClock:
     """A monotonic clock that moves only when told to."""
@@ -49,11 +47,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def prefix() -> AsyncIterator[str]:
+async def prefix(redis_url: str) -> AsyncIterator[str]:
     """A key prefix of its own for each test; its keys are deleted afterwards."""
     value = f"eal:test:rl:{uuid.uuid4().hex}:"
     yield value
-    client = Redis.from_url(REDIS_URL)
+    client = Redis.from_url(redis_url)
     try:
         keys = [key async for key in client.scan_iter(match=value + "*")]
         if keys:
@@ -260,8 +258,8 @@ def test_retry_after_is_at_least_one_second_and_ignores_float_noise() -> None:
 
 
 @pytest.mark.redis
-async def test_redis_burst_allows_exactly_burst_then_denies(prefix: str) -> None:
-    limiter = RedisRateLimiter(REDIS_URL, per_minute=1, burst=5, prefix=prefix)
+async def test_redis_burst_allows_exactly_burst_then_denies(prefix: str, redis_url: str) -> None:
+    limiter = RedisRateLimiter(redis_url, per_minute=1, burst=5, prefix=prefix)
     try:
         decisions = await hit_many(limiter, "k", 7)
     finally:
@@ -275,8 +273,8 @@ async def test_redis_burst_allows_exactly_burst_then_denies(prefix: str) -> None
 
 
 @pytest.mark.redis
-async def test_redis_refills_from_the_server_clock(prefix: str) -> None:
-    limiter = RedisRateLimiter(REDIS_URL, per_minute=600, burst=3, prefix=prefix)  # 10/s
+async def test_redis_refills_from_the_server_clock(prefix: str, redis_url: str) -> None:
+    limiter = RedisRateLimiter(redis_url, per_minute=600, burst=3, prefix=prefix)  # 10/s
     try:
         await hit_many(limiter, "k", 3)
         refused = await limiter.hit("k")
@@ -289,9 +287,9 @@ async def test_redis_refills_from_the_server_clock(prefix: str) -> None:
 
 
 @pytest.mark.redis
-async def test_redis_bucket_expires_when_it_would_be_full(prefix: str) -> None:
-    limiter = RedisRateLimiter(REDIS_URL, per_minute=60, burst=5, prefix=prefix)
-    client = Redis.from_url(REDIS_URL)
+async def test_redis_bucket_expires_when_it_would_be_full(prefix: str, redis_url: str) -> None:
+    limiter = RedisRateLimiter(redis_url, per_minute=60, burst=5, prefix=prefix)
+    client = Redis.from_url(redis_url)
     try:
         await limiter.hit("k")
         assert 900 < await client.pttl(prefix + "k") <= 1001  # one token short: 1 s
@@ -303,11 +301,13 @@ async def test_redis_bucket_expires_when_it_would_be_full(prefix: str) -> None:
 
 
 @pytest.mark.redis
-async def test_redis_concurrent_clients_share_exactly_one_burst(prefix: str) -> None:
+async def test_redis_concurrent_clients_share_exactly_one_burst(
+    prefix: str, redis_url: str
+) -> None:
     limiters = [
         # A generous timeout: on a busy CI machine a pool wait can pass 0.5 s, and a
         # timed-out hit falls back to a per-process bucket, which this test must not see.
-        RedisRateLimiter(REDIS_URL, per_minute=1, burst=120, prefix=prefix, timeout=5.0)
+        RedisRateLimiter(redis_url, per_minute=1, burst=120, prefix=prefix, timeout=5.0)
         for _ in range(5)
     ]
     try:
@@ -340,13 +340,13 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
 
 
 @pytest.mark.redis
-async def test_two_processes_share_one_budget(prefix: str) -> None:
+async def test_two_processes_share_one_budget(prefix: str, redis_url: str) -> None:
     burst = 100
     start_at = str(time.time() + 3.0)
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-c", _WORKER, REDIS_URL, prefix, str(burst), start_at),
+            *("-c", _WORKER, redis_url, prefix, str(burst), start_at),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -428,9 +428,9 @@ async def test_redis_limiter_goes_back_to_redis_when_it_returns() -> None:
 
 
 @pytest.mark.redis
-async def test_make_rate_limiter_picks_the_backend() -> None:
+async def test_make_rate_limiter_picks_the_backend(redis_url: str) -> None:
     in_memory = make_rate_limiter(redis_url=None, per_minute=60, burst=120)
-    shared = make_rate_limiter(redis_url=REDIS_URL, per_minute=60, burst=120)
+    shared = make_rate_limiter(redis_url=redis_url, per_minute=60, burst=120)
     try:
         assert isinstance(in_memory, InMemoryRateLimiter)
         assert isinstance(shared, RedisRateLimiter)
@@ -439,7 +439,7 @@ async def test_make_rate_limiter_picks_the_backend() -> None:
     finally:
         await in_memory.close()
         await shared.close()
-    client = Redis.from_url(REDIS_URL)
+    client = Redis.from_url(redis_url)
     try:
         assert await client.delete("eal:rl:" + key) == 1  # the default prefix
     finally:

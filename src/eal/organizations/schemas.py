@@ -10,12 +10,14 @@ from typing import Annotated, Any, Literal, get_args
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
 from eal.apikeys.schemas import ApiKeyCreated
 from eal.auth.scopes import GrantScope
+from eal.geo import ServiceArea
 from eal.kit.paging import Page
 from eal.kit.schemas import StrictBody, Timestamp
+from eal.leads.scoring_weights import MAX_SOURCE_WEIGHT
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -53,27 +55,15 @@ def check_timezone(value: str) -> str:
 NOT_NULL = "may not be null (omit the field to leave it unchanged)"
 
 
-class ServiceArea(StrictBody):
-    """Where the organization works: explicit postal codes and/or a center + radius."""
-
-    postal_codes: list[Annotated[str, Field(pattern=r"^\d{5}$")]] | None = Field(
-        default=None, max_length=5000
-    )
-    center_postal_code: Annotated[str, Field(pattern=r"^\d{5}$")] | None = None
-    radius_miles: float | None = Field(default=None, gt=0, le=500)
-
-    @model_validator(mode="after")
-    def _center_and_radius_together(self) -> ServiceArea:
-        if (self.center_postal_code is None) != (self.radius_miles is None):
-            raise ValueError("center_postal_code and radius_miles go together")
-        return self
-
-
 class LeadScoringSettings(StrictBody):
     """Per-organization lead scoring overrides."""
 
     source_weights: (
-        dict[Annotated[str, Field(max_length=64)], Annotated[float, Field(ge=-0.5, le=0.5)]] | None
+        dict[
+            Annotated[str, Field(max_length=64)],
+            Annotated[float, Field(ge=-MAX_SOURCE_WEIGHT, le=MAX_SOURCE_WEIGHT)],
+        ]
+        | None
     ) = None
 
 

@@ -67,8 +67,11 @@ def merge_settings(current: dict[str, Any], patch: SettingsIn, box: SecretBox) -
                 # No integration left: drop the key, so removing nothing stays a no-op.
                 merged.pop("integrations", None)
         else:
+            # Only what was given is stored: unset and default parts are left out.
             merged[key] = (
-                value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
+                value.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+                if hasattr(value, "model_dump")
+                else value
             )
     return merged
 

@@ -21,6 +21,7 @@ from eal.events import Action
 from eal.kit.clock import Clock, isoformat
 from eal.kit.identity import Actor, Source
 from eal.webhooks.repository import cancel_open_deliveries, webhook_of
+from eal.webhooks.schemas import DeliveryStatus
 
 FAILING_DISABLE_AFTER = timedelta(days=5)
 """An endpoint whose every attempt failed for this long is disabled."""
@@ -39,8 +40,8 @@ class Outcome:
     organization_id: uuid.UUID
     endpoint_id: uuid.UUID
     lease_token: datetime
-    status: str
-    """delivered | retrying | failed | cancelled (endpoint gone before sending)."""
+    status: DeliveryStatus
+    """Delivered, retrying, failed, or cancelled (endpoint gone before sending)."""
     response_status: int | None
     latency_ms: int | None
     error: str | None
@@ -67,7 +68,7 @@ class Outcome:
             organization_id=organization_id,
             endpoint_id=endpoint_id,
             lease_token=lease_token,
-            status="cancelled",
+            status=DeliveryStatus.CANCELLED,
             response_status=None,
             latency_ms=None,
             error=None,
@@ -172,7 +173,7 @@ async def write_outcomes(
         h = health.setdefault(o.endpoint_id, {"had_ok": False, "fail_since": None})
         h["last_at"] = o.finished_at
         h["last_status"] = o.response_status
-        if o.status == "delivered":
+        if o.status == DeliveryStatus.DELIVERED:
             h["had_ok"] = True
             h["fail_since"] = None
         elif h["fail_since"] is None:

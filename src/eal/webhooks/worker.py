@@ -43,7 +43,7 @@ from eal.kit.secretbox import SecretBox
 from eal.runtime import Runtime
 from eal.webhooks.delivery import SendResult, WebhookSender, truncate_error, valid_secrets
 from eal.webhooks.recording import Outcome, disable_endpoints, write_outcomes
-from eal.webhooks.schemas import public_delivery_id
+from eal.webhooks.schemas import DeliveryStatus, public_delivery_id
 from eal.webhooks.signing import signature_headers
 
 log = structlog.get_logger(__name__)
@@ -364,7 +364,7 @@ class DeliveryWorker:
         }
         if result.ok:
             return Outcome(
-                status="delivered",
+                status=DeliveryStatus.DELIVERED,
                 next_attempt_at=None,
                 delivered_at=finished_at,
                 retry_step=claimed.retry_step,
@@ -375,7 +375,7 @@ class DeliveryWorker:
             delay = self.schedule[claimed.retry_step]
             self._remember_due(delay)
             return Outcome(
-                status="retrying",
+                status=DeliveryStatus.RETRYING,
                 next_attempt_at=finished_at + timedelta(seconds=delay),
                 delivered_at=None,
                 retry_step=claimed.retry_step + 1,
@@ -383,7 +383,7 @@ class DeliveryWorker:
                 **common,
             )
         return Outcome(
-            status="failed",
+            status=DeliveryStatus.FAILED,
             next_attempt_at=None,
             delivered_at=None,
             retry_step=claimed.retry_step,
