@@ -51,8 +51,12 @@ def _assert_rate_headers(response: httpx.Response, *, limit: int, remaining: int
         assert name in response.headers, (response.status_code, name)
     assert response.headers["X-RateLimit-Limit"] == str(limit)
     assert response.headers["X-RateLimit-Remaining"] == str(remaining)
-    assert int(response.headers["X-RateLimit-Reset"]) >= 0
-    window = 60 * limit  # one token a minute: an empty bucket refills in `limit` minutes
+    # One token a minute: the spent tokens (whole ones, less what refilled since)
+    # take that many minutes to come back.
+    reset = int(response.headers["X-RateLimit-Reset"])
+    spent = limit - remaining
+    assert (spent - 1) * 60 < reset <= spent * 60, (reset, spent)
+    window = 60 * limit  # an empty bucket refills in `limit` minutes
     assert response.headers["RateLimit-Policy"] == f'"default";q={limit};w={window}'
     assert re.fullmatch(rf'"default";r={remaining};t=\d+', response.headers["RateLimit"])
 

@@ -177,23 +177,6 @@ async def test_a_slow_receiver_does_not_stall_others(
     assert peak == 4
 
 
-async def test_serve_runs_the_delivery_worker_in_process(
-    factory: Factory, settings: Settings
-) -> None:
-    tenant = await factory.tenant("Workers Serve")
-    app = create_app(settings, run_worker=True)
-    async with Receiver() as receiver, app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            # The registration's own audit entry is the first event it receives.
-            hook = await create_webhook(c, tenant, receiver.url, ["audit.log.event"])
-            (request,) = await receiver.wait_for(1)
-    body = json.loads(request.body)
-    assert body["type"] == "audit.log.event"
-    assert body["data"]["action"] == "webhook.created"
-    assert body["data"]["payload"]["webhook_id"] == hook["id"]
-
-
 async def test_eal_worker_command_delivers_and_stops_cleanly(
     client: httpx.AsyncClient,
     factory: Factory,

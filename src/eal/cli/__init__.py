@@ -7,24 +7,66 @@ lives in its own module; this one assembles them.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from eal import __version__
 from eal.cli import audit, jobs, keys, orgs, secrets, serve
 
 # Tracebacks never print local variables: they hold database URLs and API keys.
+# Without a command, `eal` and each group print their help and exit 0: asking
+# what there is to run is not a usage error (click's no_args_is_help exits 2).
 app = typer.Typer(
     help="eal: orchestration for restoration franchises.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"eal {__version__}")
+        raise typer.Exit()
+
+
+def _help_without_a_command(ctx: typer.Context) -> None:
+    """Print the help of the group when no command of it was named."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    _help_without_a_command(ctx)
+
+
 app.command()(serve.migrate)
 app.command()(serve.serve)
 app.command("worker")(serve.worker)
-app.add_typer(orgs.app, name="orgs")
-app.add_typer(keys.app, name="keys")
-app.add_typer(audit.app, name="audit")
-app.add_typer(secrets.app, name="secrets")
-app.add_typer(jobs.app, name="jobs")
+for _name, _group in (
+    ("orgs", orgs.app),
+    ("keys", keys.app),
+    ("audit", audit.app),
+    ("secrets", secrets.app),
+    ("jobs", jobs.app),
+):
+    app.add_typer(
+        _group,
+        name=_name,
+        invoke_without_command=True,
+        no_args_is_help=False,
+        callback=_help_without_a_command,
+    )
 
 
 def main() -> None:

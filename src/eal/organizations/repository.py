@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import Row, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eal.kit.cursor import Cursor
 from eal.kit.paging import PageQuery
 from eal.organizations.models import org_grants, org_invites, organizations
 
@@ -68,6 +69,33 @@ async def exists(conn: AsyncConnection, organization_id: uuid.UUID) -> bool:
 async def any_exists(conn: AsyncConnection) -> bool:
     """Whether the database holds any organization at all (system role)."""
     return await conn.scalar(select(organizations.c.id).limit(1)) is not None
+
+
+async def position(conn: AsyncConnection, organization_id: uuid.UUID) -> Cursor | None:
+    """Where the organization stands in creation order, for a page continuing after it."""
+    row = (
+        await conn.execute(
+            select(organizations.c.created_at, organizations.c.id).where(
+                organizations.c.id == organization_id
+            )
+        )
+    ).first()
+    return None if row is None else Cursor(created_at=row.created_at, id=row.id)
+
+
+async def all_page(conn: AsyncConnection, page: PageQuery) -> list[Row[Any]]:
+    """Every organization the role sees, oldest first (one row more than the page).
+
+    Rows carry id, name, parent_organization_id and created_at.
+    """
+    query: Select[Any] = select(
+        organizations.c.id,
+        organizations.c.name,
+        organizations.c.parent_organization_id,
+        organizations.c.created_at,
+    )
+    query = page.apply(query, organizations.c.created_at, organizations.c.id, newest_first=False)
+    return list((await conn.execute(query)).all())
 
 
 async def lock(conn: AsyncConnection, organization_id: uuid.UUID) -> Row[Any] | None:
