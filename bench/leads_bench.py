@@ -159,10 +159,11 @@ def floor_server(database_url: str) -> Iterator[tuple[str, int]]:
 async def create_tenants(database_url: str) -> list[dict[str, str]]:
     """Ten organizations (service area, source weights, a recent storm) with write keys."""
     from eal.apikeys.service import create_api_key
-    from eal.auth.context import Actor
     from eal.auth.scopes import Scope
-    from eal.db.engine import Database, set_tenant
+    from eal.db.engine import Database
+    from eal.db.tx import Tx
     from eal.db.url import async_url
+    from eal.kit.identity import Actor, Source
     from eal.organizations.service import insert_organization
 
     db = Database.connect(async_url(database_url))
@@ -170,23 +171,19 @@ async def create_tenants(database_url: str) -> list[dict[str, str]]:
     try:
         for n in range(ORGS):
             async with db.system_transaction() as conn:
+                tx = Tx(conn, actor=Actor(organization_id=uuid.uuid4(), source=Source.SYSTEM))
                 org = await insert_organization(
-                    conn,
-                    Actor(organization_id=uuid.uuid4(), source="system"),
+                    tx,
                     name=f"Bench Restoration {n}",
                     settings={
                         "service_area": {"center_postal_code": "30075", "radius_miles": 30},
                         "lead_scoring": {"source_weights": {"referral": 0.15}},
                     },
                 )
-                await set_tenant(conn, org["id"])
-                key = await create_api_key(
-                    conn,
-                    Actor(organization_id=org["id"], source="system"),
-                    organization_id=org["id"],
-                    scopes=[Scope.WRITE],
-                )
-            tenants.append({"id": str(org["id"]), "key": key["key"]})
+                tx.bind(Actor(organization_id=org.id, source=Source.SYSTEM), config_revision=None)
+                await tx.set_tenant(org.id)
+                key = await create_api_key(tx, organization_id=org.id, scopes=[Scope.WRITE])
+            tenants.append({"id": str(org.id), "key": key.key})
     finally:
         await db.dispose()
     return tenants

@@ -107,9 +107,11 @@ def _serve_receivers(
 
 
 async def _setup(url: str, ports: list[int]) -> uuid.UUID:
-    from eal.auth.context import Actor
-    from eal.db.engine import Database, set_tenant
+    from eal.db.engine import Database
+    from eal.db.tx import Tx
     from eal.db.url import async_url
+    from eal.kit.identity import Actor, Source
+    from eal.kit.outbound import OutboundPolicy
     from eal.kit.secretbox import SecretBox
     from eal.organizations.service import insert_organization
     from eal.webhooks.schemas import WebhookCreate
@@ -118,18 +120,17 @@ async def _setup(url: str, ports: list[int]) -> uuid.UUID:
     db = Database.connect(async_url(url))
     try:
         async with db.system_transaction() as conn:
-            org = await insert_organization(
-                conn, Actor(organization_id=uuid.uuid4(), source="system"), name="Bench Hooks"
-            )
-            org_id: uuid.UUID = org["id"]
-            await set_tenant(conn, org_id)
+            tx = Tx(conn, actor=Actor(organization_id=uuid.uuid4(), source=Source.SYSTEM))
+            org = await insert_organization(tx, name="Bench Hooks")
+            org_id: uuid.UUID = org.id
+            tx.bind(Actor(organization_id=org_id, source=Source.SYSTEM), config_revision=None)
+            await tx.set_tenant(org_id)
             for port in ports:
                 await create_webhook(
-                    conn,
-                    Actor(organization_id=org_id, source="system"),
+                    tx,
                     WebhookCreate(url=f"http://127.0.0.1:{port}/hook", events=["lead.created"]),
                     box=SecretBox(SECRET_KEY),
-                    allow_private=True,
+                    policy=OutboundPolicy(allow_private=True),
                 )
         return org_id
     finally:
@@ -184,15 +185,15 @@ async def _produce(
     url: str, org_id: uuid.UUID, *, events: int, per_tx: int, rate: float | None
 ) -> dict[str, float]:
     """Record `events` lead.created entries; returns {event_id: commit time}."""
-    from eal.webhooks.events import public_event_id
-
     from eal import events as audit
-    from eal.auth.context import Actor
     from eal.db.engine import Database
+    from eal.db.tx import Tx
     from eal.db.url import async_url
+    from eal.events import Action, public_event_id
+    from eal.kit.identity import Actor, Source
 
     db = Database.connect(async_url(url), pool_size=2, max_overflow=0)
-    actor = Actor(organization_id=org_id, source="system")
+    actor = Actor(organization_id=org_id, source=Source.SYSTEM)
     committed: dict[str, float] = {}
     start = time.perf_counter()
     try:
@@ -200,11 +201,11 @@ async def _produce(
         while done < events:
             ids = []
             async with db.tenant_transaction(org_id) as conn:
+                tx = Tx(conn, actor=actor)
                 for _ in range(min(per_tx, events - done)):
                     entry = await audit.record(
-                        conn,
-                        actor,
-                        "lead.created",
+                        tx,
+                        Action.LEAD_CREATED,
                         {"lead_id": str(uuid.uuid4())},
                         data={"id": str(uuid.uuid4()), **LEAD},
                     )

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from starlette.responses import HTMLResponse
 
 from eal import __version__
+from eal.api.docs import swagger_ui_page
 from eal.api.errors import install_error_handlers
 from eal.api.middleware import EdgeMiddleware
 from eal.api.openapi import build_openapi
@@ -22,6 +24,7 @@ from eal.kit.clock import Clock
 from eal.runtime import Runtime, settle_memory
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/docs/assets"
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -58,14 +61,15 @@ def create_app(
                 await task.stop()
             await runtime.aclose()
 
-    # Swagger UI's assets are served by the service itself, so /docs works offline.
+    # Swagger UI's assets are served by the service itself, so /docs works offline;
+    # the page itself is ours (below), to send it with its Content-Security-Policy.
     app = FastAPIOffline(
-        static_url="/docs/assets",
+        static_url=DOCS_ASSETS,
         title="eal API",
         version=__version__,
         summary="The orchestration layer between lead, call, job and follow-up.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
         redirect_slashes=False,
         default_response_class=FastJSONResponse,
@@ -74,7 +78,18 @@ def create_app(
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    app.add_middleware(EdgeMiddleware)
+    # Outermost: it sees every request, errors and 404s included, and times all of it.
+    app.add_middleware(EdgeMiddleware, access_log=settings.access_log)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return swagger_ui_page(
+            title=f"{app.title} - Swagger UI",
+            openapi_url=f"{root}{app.openapi_url}",
+            assets_url=f"{root}{DOCS_ASSETS}",
+        )
+
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="INFO", validation_alias="EAL_LOG_LEVEL")
     log_format: str = Field(default="json", validation_alias="EAL_LOG_FORMAT")
+    # One line per request (method, route template, status, duration, ids), at INFO.
+    access_log: bool = Field(default=True, validation_alias="EAL_ACCESS_LOG")
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,6 +30,45 @@ _INSERT_NOW = text(
     "seq, prev_hash, hash) VALUES (:org, :action, :source, 'corr_test', CAST(:payload AS jsonb), "
     "0, ''::bytea, ''::bytea) RETURNING id"
 )
+
+
+_INSERT_EXACT = text(
+    "INSERT INTO platform_events (organization_id, action, source, correlation_id, payload, "
+    "created_at, seq, prev_hash, hash) VALUES (:org, :action, :source, :correlation_id, "
+    "CAST(:payload AS jsonb), coalesce(CAST(:created_at AS timestamptz), now()), "
+    "0, ''::bytea, ''::bytea) RETURNING id"
+)
+
+
+async def insert_entry(
+    db: Database,
+    organization_id: uuid.UUID,
+    *,
+    action: str = "test.exact",
+    source: str = "system",
+    correlation_id: str | None = None,
+    payload: str = "{}",
+    created_at: datetime | None = None,
+) -> uuid.UUID:
+    """Insert one entry with exactly these cells; `payload` is JSON text, parsed by PostgreSQL.
+
+    Runs as the schema owner; the chain trigger still assigns seq and hashes.
+    """
+    async with db.system_transaction() as conn:
+        entry_id: uuid.UUID = (
+            await conn.execute(
+                _INSERT_EXACT,
+                {
+                    "org": organization_id,
+                    "action": action,
+                    "source": source,
+                    "correlation_id": correlation_id,
+                    "payload": payload,
+                    "created_at": created_at,
+                },
+            )
+        ).scalar_one()
+    return entry_id
 
 
 async def record_in_one_transaction(

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from eal.api.responses import FastJSONResponse
 from eal.errors import (
@@ -61,6 +62,11 @@ def validation_error(exc: RequestValidationError) -> AppError:
         if e.get("type") == "extra_forbidden":
             message = "unknown field"
         fields.append({"field": _field_name(tuple(e.get("loc", ()))), "message": message})
+    return fields_failed(fields)
+
+
+def fields_failed(fields: list[dict[str, str]]) -> ValidationFailed:
+    """The 422 naming each bad field (`{"field", "message"}` each), as validation renders it."""
     names = ", ".join(dict.fromkeys(f["field"] for f in fields))
     return ValidationFailed(f"Invalid request: {names}", details={"fields": fields})
 
@@ -90,6 +96,24 @@ def unexpected_error(exc: BaseException) -> AppError:
     return InternalError("An unexpected error occurred. It has been logged.")
 
 
+def allowed_methods(request: Request) -> str:
+    """The `Allow` value for the request's path: the methods of every route on it.
+
+    Starlette's 405 names only the first route that matched the path, but each
+    method of a path is a route of its own here (GET /webhooks, POST /webhooks).
+    HEAD is answered wherever GET is (see the edge middleware).
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            # A mount (the docs' static files) serves reads only.
+            methods |= getattr(route, "methods", None) or {"GET"}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the envelope renderers on the app."""
 
@@ -104,15 +128,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         cls = _STATUS_ERRORS.get(exc.status_code, InvalidRequest)
+        method = "HEAD" if getattr(request.state, "head", False) else request.method
         messages = {
-            404: f"No route for {request.method} {request.url.path}.",
-            405: f"Method {request.method} is not allowed on {request.url.path}.",
+            404: f"No route for {method} {request.url.path}.",
+            405: f"Method {method} is not allowed on {request.url.path}.",
         }
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             # FastAPI's wording for bodies it cannot decode (bad UTF-8, nesting too deep).
             messages[400] = "The request body is not valid JSON."
         message = messages.get(exc.status_code) or str(exc.detail)
-        error = cls(message, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        error = cls(message, headers=headers)
         if exc.status_code not in _STATUS_ERRORS:
             error.status_code = exc.status_code
         return error_response(error)

@@ -1,4 +1,5 @@
-"""The outermost ASGI layer: request ids, body size limit, response headers, last-resort errors.
+"""The outermost ASGI layer: request ids, body size limit, HEAD, response headers, last-resort
+errors and the access log.
 
 Written as plain ASGI (not BaseHTTPMiddleware) so it adds no task or copy per
 request, and so headers decided deep inside a request (rate limit) reach every
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from typing import Any
 
 import structlog
@@ -22,6 +24,12 @@ log = structlog.get_logger("eal.http")
 
 MAX_BODY_BYTES = 1024 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# On every response: browsers must not guess a type other than the one declared.
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+# On every API response: they are a tenant's data, and some carry a secret shown once
+# (webhook signing secrets, invite links, API keys), replays included. No cache may keep one.
+_NO_STORE = (b"cache-control", b"no-store")
+API_PATH_PREFIX = "/api/"
 
 
 class BodyTooLarge(HTTPException):
@@ -54,17 +62,29 @@ async def _address_decision(scope: Scope) -> Any:
 
 
 class EdgeMiddleware:
-    """Request id, body limit, rate-limit and id headers, and the 500 envelope."""
+    """Request id, body limit, HEAD, security, rate-limit and id headers, the 500 envelope,
+    and one access log line per request (`access_log`)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, *, access_log: bool = True
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        started = time.perf_counter()
+        method = scope["method"]
+        head = method == "HEAD"
+        if head:
+            # HEAD is a GET without its body (RFC 9110, 9.3.2): every GET route answers
+            # it with the GET's status and headers. The routes see a copy saying GET;
+            # the server's own scope still says HEAD, so it sends no body either.
+            scope = {**scope, "method": "GET"}
         request_id = None
         content_length = None
         for name, value in scope["headers"]:
@@ -80,64 +100,91 @@ class EdgeMiddleware:
         request_id = request_id or new_request_id()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
+        if head:
+            state["head"] = True
+        api = scope["path"].startswith(API_PATH_PREFIX)
         response_started = False
+        status: int | None = None
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal response_started
+            nonlocal response_started, status
             if message["type"] == "http.response.start":
                 response_started = True
+                status = message["status"]
                 headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                if _NOSNIFF[0] not in present:
+                    headers.append(_NOSNIFF)
+                if api and _NO_STORE[0] not in present:
+                    headers.append(_NO_STORE)
                 decision = state.get("rate_limit")
                 if decision is None:
                     decision = await _address_decision(scope)
                 if decision is not None:
-                    present = {k.lower() for k, _ in headers}
                     for key, value in decision.headers().items():
                         if key.lower().encode("latin-1") not in present:
                             headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
                 message["headers"] = headers
+            elif head and message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}
             await send(message)
 
-        if content_length is not None and content_length > self.max_body_bytes:
-            await self._send_error(
-                send_with_headers,
-                PayloadTooLarge(
-                    f"Request body exceeds {self.max_body_bytes} bytes.",
-                    details={"max_bytes": self.max_body_bytes},
-                ).envelope(),
-                413,
-            )
-            return
-
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge()
-            return message
-
         try:
-            await self.app(scope, limited_receive, send_with_headers)
-        except Exception as exc:
-            error = unexpected_error(exc)
-            log.error(
-                "request_failed",
-                request_id=request_id,
-                method=scope.get("method"),
-                path=scope.get("path"),
-                error_type=type(exc).__name__,
-                exc_info=error.status_code == 500,
-            )
-            if response_started:
-                raise
-            await self._send_error(
-                send_with_headers, error.envelope(), error.status_code, error.headers
-            )
+            if content_length is not None and content_length > self.max_body_bytes:
+                await self._send_error(
+                    send_with_headers,
+                    PayloadTooLarge(
+                        f"Request body exceeds {self.max_body_bytes} bytes.",
+                        details={"max_bytes": self.max_body_bytes},
+                    ).envelope(),
+                    413,
+                )
+                return
+
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise BodyTooLarge()
+                return message
+
+            try:
+                await self.app(scope, limited_receive, send_with_headers)
+            except Exception as exc:
+                error = unexpected_error(exc)
+                log.error(
+                    "request_failed",
+                    request_id=request_id,
+                    method=method,
+                    path=scope.get("path"),
+                    error_type=type(exc).__name__,
+                    exc_info=error.status_code == 500,
+                )
+                if response_started:
+                    raise
+                await self._send_error(
+                    send_with_headers, error.envelope(), error.status_code, error.headers
+                )
+        finally:
+            if self.access_log:
+                route = scope.get("route")
+                auth = state.get("auth")
+                log.info(
+                    "request",
+                    method=method,
+                    # The template (/api/v1/leads/{lead_id}), never the path: paths carry
+                    # invite tokens. Unmatched paths (404) have none.
+                    route=getattr(route, "path", None),
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    request_id=request_id,
+                    organization_id=None if auth is None else str(auth.organization_id),
+                )
 
     @staticmethod
     async def _send_error(

@@ -16,20 +16,23 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack, suppress
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from eal.api.deps import runtime_of
-from eal.api.errors import is_database_unavailable
+from eal.api.errors import fields_failed, is_database_unavailable
 from eal.auth.context import AuthContext
 from eal.db.engine import Database, driver_connection
 from eal.db.tx import Tx
 from eal.errors import UnsupportedMediaType
 from eal.kit import idempotency
+from eal.kit.schemas import NOT_UTF8, query_problems, text_problem
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -54,6 +57,43 @@ async def check_content_type(request: Request) -> None:
             "Request bodies must be JSON: send 'Content-Type: application/json'.",
             details={"content_type": content_type or None},
         )
+
+
+def _path_problems(scope: Scope) -> list[dict[str, str]]:
+    """The path parameters that are not storable text (NUL, invalid UTF-8)."""
+    problems: list[dict[str, str]] = []
+    lossy: bool | None = None
+    for name, value in scope.get("path_params", {}).items():
+        if not isinstance(value, str):
+            continue
+        message = text_problem(value)
+        if message is None and "\ufffd" in value:
+            # The server decodes the path leniently (invalid UTF-8 becomes U+FFFD);
+            # the raw path tells a sent U+FFFD from a replaced byte sequence.
+            if lossy is None:
+                raw = bytes(scope.get("raw_path") or b"").partition(b"?")[0]
+                try:
+                    unquote_to_bytes(raw).decode("utf-8")
+                    lossy = False
+                except UnicodeDecodeError:
+                    lossy = True
+            message = NOT_UTF8 if lossy else None
+        if message is not None:
+            problems.append({"field": name, "message": message})
+    return problems
+
+
+def check_text_parameters(request: Request) -> None:
+    """Query and path parameters must be text PostgreSQL can store, as body strings must.
+
+    One rule for every parameter of every route, checked before any dependency
+    or endpoint sees them: a NUL would fail in the database as a 500, and a
+    lone surrogate (invalid UTF-8) would be silently replaced and searched for.
+    """
+    problems = query_problems(request.scope["query_string"])
+    problems += _path_problems(request.scope)
+    if problems:
+        raise fields_failed(problems)
 
 
 async def _open_transaction(
@@ -117,6 +157,7 @@ class TransactionalRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def transactional_handler(request: Request) -> Response:
+            check_text_parameters(request)
             await check_content_type(request)
             runtime = runtime_of(request)
             async with AsyncExitStack() as stack:

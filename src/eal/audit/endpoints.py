@@ -2,48 +2,42 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated
 
-import orjson
-from fastapi import Depends, Query, Request
+import structlog
+from fastapi import Depends, Query
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from eal.api.deps import RuntimeDep, TxDep
 from eal.api.paging import PageParams
 from eal.api.routing import api_router
 from eal.audit import service
+from eal.audit.export import CSV_COLUMNS, AuditExport, ExportFailed
 from eal.audit.schemas import AuditEntryOut, AuditPage
+from eal.audit.service import AuditFilters
 from eal.auth.context import AuthContext
 from eal.auth.deps import require
 from eal.auth.scopes import GrantScope, Scope
-from eal.kit.clock import isoformat
+from eal.db.engine import Database
 from eal.kit.paging import Page
+from eal.kit.schemas import TimestampIn
+
+log = structlog.get_logger(__name__)
 
 AuditRead = Annotated[AuthContext, Depends(require(Scope.READ, GrantScope.AUDIT_LOG_READ))]
 
 router = api_router(tags=["audit-log"])
-CSV_COLUMNS = (
-    "id",
-    "organization_id",
-    "created_at",
-    "action",
-    "source",
-    "correlation_id",
-    "payload",
-)
-_FLUSH_BYTES = 64 * 1024
 
 
 async def _filters(
     action: Annotated[str | None, Query(max_length=100, description="e.g. lead.updated")] = None,
     source: Annotated[str | None, Query(description="api | cron | n8n | worker | system")] = None,
-    start_at: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    end_at: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    start_at: Annotated[TimestampIn | None, Query(description="ISO 8601, inclusive")] = None,
+    end_at: Annotated[TimestampIn | None, Query(description="ISO 8601, inclusive")] = None,
 ) -> service.AuditFilters:
     return service.AuditFilters(action, source, start_at, end_at).validate()
 
@@ -59,46 +53,84 @@ async def list_audit_log(
     return await service.list_entries(tx, filters, page)
 
 
+_EXPORT_DESCRIPTION = (
+    "Every matching entry as CSV (RFC 4180 quoting, UTF-8, `\\n` line breaks), oldest first, "
+    "after a header row: " + ", ".join(CSV_COLUMNS) + ". Same filters as the list. "
+    "`created_at` is rendered as in the API (`2026-04-27T18:55:42.001Z`), `payload` as "
+    "PostgreSQL's JSON text of it, `correlation_id` empty when there is none. A cell that "
+    "starts with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'` so that "
+    "spreadsheets do not run it as a formula.\n\n"
+    "The body is streamed (chunked). **A complete export ends with its last row followed by a "
+    "line break.** Filters, key and scope are checked before the first byte (an error is a "
+    "JSON envelope, never a 200); if the export fails after that, the connection is closed "
+    "without the chunked body's terminating chunk, so the client sees a broken transfer, "
+    "never a clean end of a shorter file."
+)
+
+
+class AuditExportResponse(StreamingResponse):
+    """Starts an `AuditExport` when sent; a failure after the headers aborts the connection.
+
+    Starting it here, not in the endpoint, means nothing is held open before
+    the response is sent: if the route fails after the endpoint returned, no
+    export was begun. A failure while starting is raised before the response
+    starts, so it becomes the usual error envelope.
+    """
+
+    def __init__(self, db: Database, organization_id: uuid.UUID, filters: AuditFilters) -> None:
+        super().__init__(
+            self._chunks(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
+        )
+        self._db = db
+        self._organization_id = organization_id
+        self._filters = filters
+        self._export: AuditExport | None = None
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        assert self._export is not None, "the export starts when the response is sent"
+        async for chunk in self._export.chunks():
+            yield chunk
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        export = self._export = await AuditExport.start(
+            self._db, self._organization_id, self._filters
+        )
+        try:
+            await super().__call__(scope, receive, send)
+        except ExportFailed as failure:
+            log.error(
+                "audit_export_failed",
+                request_id=scope.get("state", {}).get("request_id"),
+                organization_id=str(self._organization_id),
+                bytes_sent=export.bytes_sent,
+                error=str(failure),
+            )
+            # Returning without the body's last message leaves the response
+            # incomplete, and uvicorn then closes the connection: the client
+            # sees a broken chunked transfer, not the clean end of a shorter
+            # CSV. (Raising would do the same, adding two log entries, each
+            # with a traceback.)
+        finally:
+            await export.aclose()
+
+
 @router.get(
     "/audit-log/export.csv",
     response_class=StreamingResponse,
+    description=_EXPORT_DESCRIPTION,
     responses={200: {"content": {"text/csv": {}}, "description": "CSV, oldest entry first."}},
 )
 async def export_audit_log(
-    request: Request, auth: AuditRead, filters: Filters, runtime: RuntimeDep
+    auth: AuditRead, filters: Filters, runtime: RuntimeDep
 ) -> StreamingResponse:
-    """Every matching entry as CSV, streamed (memory does not grow with the row count)."""
-    organization_id = auth.organization_id
-    db = runtime.db
+    """Every matching entry as CSV, streamed by PostgreSQL's COPY in constant memory.
 
-    async def rows() -> AsyncIterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        async with db.tenant_transaction(organization_id) as conn:
-            async for row in service.stream_entries(conn, organization_id, filters):
-                writer.writerow(
-                    (
-                        row.id,
-                        row.organization_id,
-                        isoformat(row.created_at),
-                        row.action,
-                        row.source,
-                        row.correlation_id or "",
-                        orjson.dumps(row.payload).decode(),
-                    )
-                )
-                if buffer.tell() >= _FLUSH_BYTES:
-                    yield buffer.getvalue().encode("utf-8")
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue().encode("utf-8")
-
-    return StreamingResponse(
-        rows(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
-    )
+    A complete export ends with its last row followed by a line break; a
+    failure after the first byte closes the connection mid-body instead.
+    """
+    return AuditExportResponse(runtime.db, auth.organization_id, filters)
 
 
 @router.get("/audit-log/{entry_id}", response_model=AuditEntryOut)

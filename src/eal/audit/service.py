@@ -1,15 +1,13 @@
-"""Reading the audit log: filtered keyset pages, single entries, CSV export rows."""
+"""Reading the audit log: the filters, keyset pages and single entries (CSV: `export`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal.audit.models import platform_events
 from eal.audit.schemas import AuditEntryOut
@@ -51,7 +49,8 @@ class AuditFilters:
         return self
 
 
-def _filtered(organization_id: uuid.UUID, filters: AuditFilters) -> Select[Any]:
+def filtered_entries(organization_id: uuid.UUID, filters: AuditFilters) -> Select[Any]:
+    """The tenant's entries that match `filters`, unordered (the list and the export)."""
     query = select(*_COLUMNS).where(platform_events.c.organization_id == organization_id)
     if filters.action:
         query = query.where(platform_events.c.action == filters.action)
@@ -80,7 +79,7 @@ def entry_of(row: Any) -> AuditEntryOut:
 async def list_entries(tx: Tx, filters: AuditFilters, page: PageQuery) -> Page[AuditEntryOut]:
     """Newest first, keyset-paginated on (created_at, id)."""
     query = page.apply(
-        _filtered(tx.actor.organization_id, filters),
+        filtered_entries(tx.actor.organization_id, filters),
         platform_events.c.created_at,
         platform_events.c.id,
     )
@@ -101,15 +100,3 @@ async def get_entry(tx: Tx, entry_id: uuid.UUID) -> AuditEntryOut:
     if row is None:
         raise NotFound(f"Audit entry {entry_id} not found.")
     return entry_of(row)
-
-
-async def stream_entries(
-    conn: AsyncConnection, organization_id: uuid.UUID, filters: AuditFilters
-) -> AsyncIterator[Any]:
-    """Every matching entry, oldest first, through a server-side cursor (constant memory)."""
-    query = _filtered(organization_id, filters).order_by(
-        platform_events.c.created_at, platform_events.c.id
-    )
-    result = await conn.stream(query.execution_options(yield_per=1000))
-    async for row in result:
-        yield row

@@ -7,6 +7,7 @@ lives in its own module; this one assembles them.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -33,8 +34,30 @@ def _print_version(value: bool) -> None:
 def _help_without_a_command(ctx: typer.Context) -> None:
     """Print the help of the group when no command of it was named."""
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        text = ctx.get_help()  # empty when rich has printed it already
+        if text:
+            typer.echo(text)
         raise typer.Exit()
+
+
+def undecodable_argument(args: list[str]) -> str | None:
+    """What to say about the first argument that is not UTF-8 text, naming its option; or None.
+
+    Bytes that do not decode reach Python as lone surrogates, which no database
+    text can hold: refused here, for every option of every command at once.
+    """
+    for index, arg in enumerate(args):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            if arg.startswith("--") and "=" in arg:
+                where, arg = arg.split("=", 1)
+            elif index > 0 and args[index - 1].startswith("-"):
+                where = args[index - 1]
+            else:
+                where = f"argument {index + 1}"
+            return f"{where}: {arg!r} is not UTF-8 text"
+    return None
 
 
 @app.callback()
@@ -71,6 +94,11 @@ for _name, _group in (
 
 def main() -> None:
     """Entry point of the `eal` console script."""
+    problem = undecodable_argument(sys.argv[1:])
+    if problem is not None:
+        # Before the app runs, so as `fail` would say it: one line, status 2.
+        sys.stderr.write(f"error: {problem}\n")
+        raise SystemExit(2)
     app()
 
 

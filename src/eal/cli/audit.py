@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from eal.audit.chain import ChainReport
     from eal.runtime import Runtime
 
-app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app = typer.Typer(help="The audit log.")
 
 
 @app.command("verify")
@@ -20,7 +20,11 @@ def verify(
     org: Annotated[str | None, typer.Option(help="Verify one organization only.")] = None,
 ) -> None:
     """Verify the audit log hash chains; exit 1 at the first broken link."""
-    org_id = parse_uuid(org, "--org must be an organization id (UUID)") if org else None
+    org_id = (
+        parse_uuid(org, f"--org: {org!r} is not an organization id (a UUID)")
+        if org is not None
+        else None
+    )
 
     async def work(runtime: Runtime) -> ChainReport:
         from eal.audit.chain import verify_chains
@@ -29,7 +33,7 @@ def verify(
         # One snapshot for the whole walk: appends committing meanwhile are not half-seen.
         async with runtime.db.snapshot_transaction() as conn:
             if org_id is not None and not await repository.exists(conn, org_id):
-                fail(f"organization {org_id} does not exist", 2)
+                fail(f"--org: organization {org_id} does not exist", 2)
             return await verify_chains(conn, org_id)
 
     report = run_with_runtime(work)

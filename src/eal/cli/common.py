@@ -7,6 +7,7 @@ import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
@@ -14,6 +15,9 @@ import typer
 from eal.config import Settings, get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+    from eal.db.embedded import EmbeddedServer
     from eal.db.engine import Database
     from eal.kit.identity import Actor
     from eal.runtime import Runtime
@@ -47,34 +51,161 @@ def load_settings() -> Settings:
         fail(f"invalid configuration: {problems}", 2)
 
 
-def prepare(settings: Settings) -> Any:
-    """Resolve (and start, if embedded) the database and apply migrations; its URL."""
-    from sqlalchemy.exc import DBAPIError
+@dataclass(frozen=True)
+class Target:
+    """The database a command works on."""
 
-    from eal.db.migrate import upgrade_to_head
-    from eal.db.url import resolve_database_url
+    url: URL
+    """Its SQLAlchemy URL (asyncpg driver, password included)."""
+    shown: str
+    """Where it is, as told to the user: the data directory, or the URL without its password."""
+    embedded: EmbeddedServer | None
+    """This process's handle on the embedded server, when that is the one used."""
+
+
+def prepare(settings: Settings, *, create: bool = False, migrate_in_child: bool = False) -> Target:
+    """Resolve (and start, if embedded) the database, apply migrations, say which one it is.
+
+    Only `create=True` (eal serve, eal migrate) may create a database: an
+    empty data directory, or a database without eal's schema, is otherwise
+    refused with a message saying how to point at the right one.
+    `migrate_in_child` runs the migrations in a child process, so that a
+    long-running process never loads Alembic. Prints `using database ...`
+    on stderr once the database is known to work.
+    """
     from eal.logging import configure_logging
 
     configure_logging(settings)
-    url = resolve_database_url(settings.database_url, settings.data_dir)
+    target = _resolve(settings, create=create)
+    if not create:
+        _require_schema(target, settings)
+    if migrate_in_child:
+        _migrate_in_child(target)
+    else:
+        _migrate(target)
+    sys.stderr.write(f"using database {target.shown}\n")
+    sys.stderr.flush()
+    return target
+
+
+def _resolve(settings: Settings, *, create: bool) -> Target:
+    from eal.db.url import async_url, shown_url
+
+    if settings.database_url:
+        from sqlalchemy.exc import ArgumentError
+
+        shown = shown_url(settings.database_url)
+        try:
+            return Target(async_url(settings.database_url), shown, None)
+        except ArgumentError:
+            fail(f"invalid configuration: DATABASE_URL {shown}", 2)
+
+    from eal.db.embedded import EmbeddedServerError, NoDatabase, attach
+
+    where = settings.data_dir.absolute()
     try:
-        upgrade_to_head(url)
+        server = attach(settings.data_dir, create=create)
+    except NoDatabase:
+        fail(
+            f"no eal database in {where} (EAL_DATA_DIR): this command works on an existing "
+            "database and creates none. Point it at the server's data with "
+            "EAL_DATA_DIR=/path/to/data (the directory `eal serve` uses) or "
+            "DATABASE_URL=postgresql://...; `eal serve` or `eal migrate` create a new one.",
+            2,
+        )
+    except EmbeddedServerError as exc:
+        fail(f"cannot start the embedded PostgreSQL in {where}: {exc}", 1)
+    return Target(async_url(server.url), f"{where} (embedded)", server)
+
+
+def _unusable(target: Target, exc: BaseException) -> NoReturn:
+    """Fail for a server that cannot be used: unreachable, unknown database or role, bad password."""
+    from sqlalchemy.exc import DBAPIError
+
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    fail(f"cannot use the database {target.shown}: {reason}", 1)
+
+
+def _require_schema(target: Target, settings: Settings) -> None:
+    """Refuse a database that eal's migrations never ran on (creating it is not this command's)."""
+    from sqlalchemy import pool, text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def has_schema() -> bool:
+        engine = create_async_engine(target.url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as conn:
+                found = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+                return bool(found)
+        finally:
+            await engine.dispose()
+
+    try:
+        found = asyncio.run(has_schema())
     except (OSError, DBAPIError) as exc:
-        # Unreachable server, unknown database or role, bad password: say so, no traceback.
-        reason = exc.orig if isinstance(exc, DBAPIError) else exc
-        where = url.render_as_string(hide_password=True)
-        fail(f"cannot use the database {where}: {reason}", 1)
-    return url
+        _unusable(target, exc)
+    if not found:
+        setting = "EAL_DATA_DIR" if target.embedded is not None else "DATABASE_URL"
+        fail(
+            f"the database {target.shown} holds no eal data (it was never migrated): this "
+            f"command works on an existing database and creates none. Check that {setting} "
+            "points at the server's data (EAL_DATA_DIR=/path/to/data or "
+            "DATABASE_URL=postgresql://...), or run `eal migrate` to set this one up.",
+            2,
+        )
+
+
+def _migrate(target: Target) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from eal.db.migrate import upgrade_to_head
+
+    try:
+        upgrade_to_head(target.url)
+    except (OSError, DBAPIError) as exc:
+        _unusable(target, exc)
+
+
+def _migrate_in_child(target: Target) -> None:
+    """`eal migrate` in a child process, on the database this process resolved.
+
+    The child's report (stdout) is dropped; what it prints on stderr is
+    passed on (an `error: ...` line when it fails), except its own `using
+    database` line, which names the resolved URL rather than what the user
+    configured.
+    """
+    import os
+    import subprocess
+
+    env = dict(os.environ)
+    env.pop("EAL_DATABASE_URL", None)
+    env["DATABASE_URL"] = target.url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "eal.cli", "migrate"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    for line in done.stderr.splitlines(keepends=True):
+        if not line.startswith("using database "):
+            sys.stderr.write(line)
+    sys.stderr.flush()
+    if done.returncode != 0:
+        raise typer.Exit(done.returncode)
 
 
 def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Prepare the database, then run `work(runtime)` with a small connection pool."""
+    """Prepare the (existing) database, then run `work(runtime)` with a small connection pool."""
     from eal.runtime import Runtime
 
     settings = load_settings()
-    url = prepare(settings)
+    target = prepare(settings)
     settings = settings.model_copy(
-        update={"database_url": url.render_as_string(hide_password=False)}
+        update={"database_url": target.url.render_as_string(hide_password=False)}
     )
 
     async def main() -> T:

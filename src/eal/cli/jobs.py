@@ -24,15 +24,21 @@ def list_jobs(
 ) -> None:
     """List jobs in the queue, newest first, with the last error of each."""
     from eal.jobs.admin import QUEUE_STATUSES
+    from eal.jobs.registry import check_task_name
 
     if failed:
         if status not in (None, "failed"):
-            fail("--failed and --status disagree", 2)
+            fail(f"--failed and --status {status!r} disagree (--failed is --status failed)", 2)
         status = "failed"
     if status is not None and status not in QUEUE_STATUSES:
-        fail(f"unknown status {status!r}; valid: {', '.join(QUEUE_STATUSES)}", 2)
+        fail(f"--status: unknown status {status!r}; valid: {', '.join(QUEUE_STATUSES)}", 2)
+    if task is not None:
+        try:
+            check_task_name(task)
+        except ValueError as exc:
+            fail(f"--task: {exc}", 2)
     if not 1 <= limit <= 1000:
-        fail("--limit must be between 1 and 1000", 2)
+        fail(f"--limit: must be between 1 and 1000 (got {limit})", 2)
 
     async def work(runtime: Runtime) -> list[JobRow]:
         from eal.jobs.admin import list_jobs as list_queue

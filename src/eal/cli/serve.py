@@ -12,11 +12,11 @@ from eal.cli.common import emit, load_settings, prepare
 
 
 def migrate() -> None:
-    """Apply pending database migrations."""
+    """Apply pending database migrations (creating the database if there is none)."""
     from eal.db.migrate import head_revisions
 
-    url = prepare(load_settings())
-    emit({"status": "ok", "revisions": head_revisions(url)})
+    target = prepare(load_settings(), create=True)
+    emit({"status": "ok", "revisions": head_revisions(target.url)})
 
 
 def serve(
@@ -31,9 +31,11 @@ def serve(
 
     from eal.app import create_app
     from eal.bootstrap import bootstrap_first_organization
+    from eal.db.supervisor import supervising
 
     settings = load_settings()
-    url = prepare(settings)
+    target = prepare(settings, create=True, migrate_in_child=True)
+    url = target.url
     update: dict[str, Any] = {"database_url": url.render_as_string(hide_password=False)}
     if "public_url" not in settings.model_fields_set:
         # Links handed out (invite URLs) point at this server unless EAL_PUBLIC_URL says otherwise.
@@ -62,15 +64,17 @@ def serve(
     # action would kill the process before exit handlers run, leaving the
     # embedded PostgreSQL running. Exit normally instead.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    uvicorn.run(
-        create_app(settings, run_worker=worker),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        loop="auto",
-        ws="none",  # no websocket routes: the websocket stack need not be loaded
-    )
+    with supervising(target.embedded):
+        uvicorn.run(
+            create_app(settings, run_worker=worker),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            log_config=None,  # its lines go through eal.logging's handler, in our format
+            access_log=False,
+            loop="auto",
+            ws="none",  # no websocket routes: the websocket stack need not be loaded
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -78,12 +82,18 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def worker() -> None:
-    """Run a background worker (webhook deliveries, maintenance) until interrupted."""
+    """Run a background worker (webhook deliveries, maintenance) until interrupted.
+
+    It works on an existing database only: a worker started on an empty data
+    directory would wait for work nobody can give it.
+    """
+    from eal.db.supervisor import supervising
     from eal.worker.main import run_forever
 
     settings = load_settings()
-    url = prepare(settings)
+    target = prepare(settings, migrate_in_child=True)
     settings = settings.model_copy(
-        update={"database_url": url.render_as_string(hide_password=False)}
+        update={"database_url": target.url.render_as_string(hide_password=False)}
     )
-    asyncio.run(run_forever(settings))
+    with supervising(target.embedded):
+        asyncio.run(run_forever(settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 # libpq connection parameters that asyncpg does not take as keywords: passed
 # through, each would fail every connection with a TypeError. The engines set
@@ -33,7 +34,7 @@ def async_url(raw: str) -> URL:
 
 
 def resolve_database_url(database_url: str | None, data_dir: object) -> URL:
-    """The configured server's URL, or the embedded server's (started on demand)."""
+    """The configured server's URL, or the embedded server's (started, and created, on demand)."""
     if database_url:
         return async_url(database_url)
     from pathlib import Path
@@ -41,3 +42,14 @@ def resolve_database_url(database_url: str | None, data_dir: object) -> URL:
     from eal.db.embedded import embedded_database_url
 
     return async_url(embedded_database_url(Path(str(data_dir))))
+
+
+def shown_url(raw: str) -> str:
+    """`raw` as it may be shown or logged: the password hidden, the rest as written."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        return "(a DATABASE_URL that is not a database URL)"
+    if "password" in url.query:  # libpq also takes it as a query parameter
+        url = url.update_query_dict({"password": "***"})
+    return url.render_as_string(hide_password=True)

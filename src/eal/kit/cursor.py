@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import ColumnElement, literal, tuple_
 
 from eal.errors import InvalidRequest, ValidationFailed
+from eal.kit.schemas import check_timestamp
 
 T = TypeVar("T")
 
@@ -51,9 +52,9 @@ def decode_cursor(token: str | None) -> Cursor | None:
         # Both values must be strings: uuid.UUID(5) raises AttributeError, not ValueError.
         if not isinstance(data["created_at"], str) or not isinstance(data["id"], str):
             raise ValueError("cursor values must be strings")
-        created_at = datetime.fromisoformat(data["created_at"])
-        if created_at.tzinfo is None:
-            raise ValueError("cursor timestamp has no timezone")
+        # The rule every timestamp input follows (timezone, years 1900-2999):
+        # an edited cursor must not reach the database as one it cannot convert.
+        created_at = check_timestamp(datetime.fromisoformat(data["created_at"]))
         return Cursor(created_at=created_at, id=uuid.UUID(data["id"]))
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError, KeyError) as exc:
         raise InvalidRequest(

@@ -1,16 +1,96 @@
-"""Shared schema building blocks: timestamps in the API's format, strict bodies."""
+"""Shared schema building blocks: timestamps in the API's format, strict bodies, text rules.
+
+Every text and timestamp a client sends passes one rule here, whether it comes
+in a body (`StrictBody`, `TimestampIn`), a query string or a path
+(`text_problem`, `query_problems`), or a cursor (`check_timestamp`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import unquote, unquote_to_bytes
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, field_validator
 
 from eal.kit.clock import isoformat
 
 Timestamp = Annotated[datetime, PlainSerializer(isoformat, return_type=str, when_used="json")]
 """A datetime rendered as ISO 8601 UTC with milliseconds and a `Z`."""
+
+MIN_YEAR = 1900
+MAX_YEAR = 2999
+_EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
+_AFTER_LATEST = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC)
+TIMEZONE_REQUIRED = "must include a timezone (e.g. 2026-04-27T00:00:00Z)"
+OUT_OF_RANGE = f"must be between {MIN_YEAR}-01-01T00:00:00Z and {MAX_YEAR}-12-31T23:59:59Z"
+NUL_REFUSED = "must not contain NUL (\\u0000) characters"
+NOT_UTF8 = "must be valid UTF-8 text (no lone surrogates)"
+
+
+def check_timestamp(value: datetime) -> datetime:
+    """`value` in UTC if it has a timezone and falls in the years 1900-2999; else ValueError.
+
+    The year is checked before converting: year 1 with a positive offset, or
+    9999 with a negative one, has no UTC equivalent and would overflow (a 500
+    in whatever converts it later: Python or the database driver).
+    """
+    if value.utcoffset() is None:
+        raise ValueError(TIMEZONE_REQUIRED)
+    if not MIN_YEAR - 1 <= value.year <= MAX_YEAR + 1:
+        raise ValueError(OUT_OF_RANGE)
+    utc = value.astimezone(UTC)
+    if not _EARLIEST <= utc < _AFTER_LATEST:
+        raise ValueError(OUT_OF_RANGE)
+    return utc
+
+
+TimestampIn = Annotated[datetime, AfterValidator(check_timestamp)]
+"""A timestamp a client sends (body or query): timezone required, years 1900-2999, in UTC."""
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as PostgreSQL text (NUL, lone surrogate), or None."""
+    if "\x00" in value:
+        return NUL_REFUSED
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return NOT_UTF8
+    return None
+
+
+def query_problems(query_string: bytes) -> list[dict[str, str]]:
+    """One `{"field", "message"}` per query parameter whose name or value is not storable text.
+
+    Checked on the raw bytes because Starlette decodes them leniently: `%00`
+    arrives as a NUL, and invalid UTF-8 such as an encoded lone surrogate
+    (`%ED%A0%80`) silently becomes U+FFFD. Both are refused here instead of
+    being searched for (or failing as a 500 in the database).
+    """
+    # The common query (nothing percent-encoded) cannot hold either.
+    if b"%" not in query_string and b"\x00" not in query_string:
+        return []
+    problems: list[dict[str, str]] = []
+    # Decoded as Starlette does: latin-1 bytes, '&'-separated pairs, '+' for space.
+    for pair in query_string.decode("latin-1").split("&"):
+        if not pair:
+            continue
+        raw_name, _, raw_value = pair.partition("=")
+        name = unquote(raw_name.replace("+", " "))
+        message = None
+        for part in (raw_name, raw_value):
+            raw = unquote_to_bytes(part.replace("+", " "))
+            try:
+                message = text_problem(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                message = NOT_UTF8
+            if message is not None:
+                break
+        if message is not None:
+            problems.append({"field": name.replace("\x00", "\\u0000"), "message": message})
+    return problems
 
 
 def _has_nul(value: Any) -> bool:
@@ -28,6 +108,7 @@ class StrictBody(BaseModel):
 
     Strings may not contain U+0000: PostgreSQL text and jsonb cannot store it,
     so it is refused here as a 422 naming the field instead of failing as a 500.
+    (Lone surrogates never get this far: the JSON parser refuses them.)
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -36,5 +117,5 @@ class StrictBody(BaseModel):
     @classmethod
     def _no_nul_characters(cls, value: Any) -> Any:
         if _has_nul(value):
-            raise ValueError("must not contain NUL (\\u0000) characters")
+            raise ValueError(NUL_REFUSED)
         return value

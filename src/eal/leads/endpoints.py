@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -18,6 +17,7 @@ from eal.auth.deps import require
 from eal.auth.scopes import GrantScope, Scope
 from eal.errors import field_error
 from eal.kit.paging import Page
+from eal.kit.schemas import TimestampIn
 from eal.leads import crm_sync, service
 from eal.leads.schemas import (
     CrmPushOut,
@@ -44,13 +44,10 @@ async def list_leads(
     page: PageParams,
     pipeline_stage: PipelineStage | None = None,
     source: Annotated[str | None, Query(max_length=64)] = None,
-    start_at: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    end_at: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    start_at: Annotated[TimestampIn | None, Query(description="ISO 8601, inclusive")] = None,
+    end_at: Annotated[TimestampIn | None, Query(description="ISO 8601, inclusive")] = None,
 ) -> Page[LeadListItem]:
     """Leads, newest first; filter by pipeline_stage, source and created_at range."""
-    for name, value in (("start_at", start_at), ("end_at", end_at)):
-        if value is not None and value.tzinfo is None:
-            raise field_error(name, "must include a timezone (e.g. 2026-04-27T00:00:00Z)")
     if start_at and end_at and start_at > end_at:
         raise field_error("start_at", "must not be after end_at")
     source_key = None

@@ -18,7 +18,7 @@ from pydantic import (
 
 from eal import geo
 from eal.kit.paging import Page
-from eal.kit.schemas import StrictBody, Timestamp
+from eal.kit.schemas import StrictBody, Timestamp, TimestampIn
 from eal.leads.phone import normalize_email, normalize_phone
 from eal.leads.scoring import normalize_source
 
@@ -86,12 +86,6 @@ def _email(value: str | None) -> str | None:
     return None if value is None else normalize_email(value)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("must include a timezone (e.g. 2026-04-27T13:22:05Z)")
-    return value
-
-
 class LeadCreate(StrictBody):
     """POST /leads. At least one of email, or name + company (checked by the service)."""
 
@@ -107,8 +101,8 @@ class LeadCreate(StrictBody):
     postal_code: PostalText = None
     address: AddressText = None
     message: LongText = None
-    form_started_at: datetime | None = None
-    form_submitted_at: datetime | None = None
+    form_started_at: TimestampIn | None = None
+    form_submitted_at: TimestampIn | None = None
 
     @field_validator("email")
     @classmethod
@@ -125,11 +119,6 @@ class LeadCreate(StrictBody):
     def _postal_code(cls, value: str | None) -> str | None:
         # US codes are kept in their five-digit form; others are stored as given.
         return None if value is None else (geo.normalize_postal_code(value) or value)
-
-    @field_validator("form_started_at", "form_submitted_at")
-    @classmethod
-    def _timestamps(cls, value: datetime | None) -> datetime | None:
-        return _aware(value)
 
     @field_validator("form_submitted_at")
     @classmethod

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import available_timezones
@@ -16,7 +15,7 @@ from eal.apikeys.schemas import ApiKeyCreated
 from eal.auth.scopes import GrantScope
 from eal.geo import ServiceArea
 from eal.kit.paging import Page
-from eal.kit.schemas import StrictBody, Timestamp
+from eal.kit.schemas import StrictBody, Timestamp, TimestampIn
 from eal.leads.scoring_weights import MAX_SOURCE_WEIGHT
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -156,20 +155,13 @@ class GrantCreate(StrictBody):
 
     parent_organization_id: uuid.UUID
     scopes: list[GrantScope] = Field(min_length=1, max_length=len(GrantScope))
-    expires_at: datetime
+    expires_at: TimestampIn
 
     @field_validator("scopes")
     @classmethod
     def _unique(cls, value: list[GrantScope]) -> list[GrantScope]:
         if len(set(value)) != len(value):
             raise ValueError("scopes must not repeat")
-        return value
-
-    @field_validator("expires_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must include a timezone (e.g. 2027-04-27T00:00:00Z)")
         return value
 
 

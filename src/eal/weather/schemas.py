@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from eal import geo
 from eal.kit.clock import utcnow
 from eal.kit.paging import Page
-from eal.kit.schemas import StrictBody, Timestamp
+from eal.kit.schemas import StrictBody, Timestamp, TimestampIn
 
 MAX_POSTAL_CODES = 1000
 # Clocks of feeds and operators drift; a few minutes ahead is still "now".
@@ -39,7 +39,7 @@ class WeatherEventCreate(StrictBody):
     postal_codes: list[Annotated[str, Field(max_length=10)]] = Field(
         min_length=1, max_length=MAX_POSTAL_CODES
     )
-    occurred_at: datetime
+    occurred_at: TimestampIn
     severity: Severity | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
 
@@ -57,8 +57,6 @@ class WeatherEventCreate(StrictBody):
     @field_validator("occurred_at")
     @classmethod
     def _occurred_at(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must include a timezone (e.g. 2026-04-27T06:00:00Z)")
         if value > utcnow() + FUTURE_TOLERANCE:
             raise ValueError("must not be in the future")
         return value

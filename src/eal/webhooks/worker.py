@@ -33,6 +33,8 @@ from typing import Any
 import asyncpg
 import structlog
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from eal.config import Settings
 from eal.db.engine import Database
@@ -53,6 +55,9 @@ MAX_IN_FLIGHT = 64
 POLL_INTERVAL_SECONDS = 1.0
 FLUSH_INTERVAL_SECONDS = 0.01
 CLAIM_COALESCE_SECONDS = 0.003
+#: After a failed claim the next waits this long, doubling up to MAX_CLAIM_RETRY_SECONDS.
+CLAIM_RETRY_SECONDS = 1.0
+MAX_CLAIM_RETRY_SECONDS = 5.0
 
 
 def default_lease_seconds(timeout_seconds: float) -> float:
@@ -94,6 +99,27 @@ RETURNING d.id, d.organization_id, d.endpoint_id, d.event_type, d.body, d.attemp
           e.secret_encrypted, e.previous_secret_encrypted, e.previous_secret_expires_at
 """
 )
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """True for errors meaning the database cannot be reached right now (not a bug)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return True
+        # The driver's own error (cannot connect now, shutting down) is the cause of .orig.
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return cause is not None and _is_outage(cause)
+    return isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | PoolTimeout
+        | asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError
+        | asyncpg.CrashShutdownError
+        | asyncpg.InterfaceError,
+    )
 
 
 @dataclass(frozen=True)
@@ -165,6 +191,9 @@ class DeliveryWorker:
         self._closing = False
         self._secrets: dict[str, str] = {}
         self._sender: WebhookSender | None = None
+        self._claims_failing_since: float | None = None
+        self._claim_failures = 0
+        self._claim_pause = CLAIM_RETRY_SECONDS
 
     @property
     def in_flight(self) -> int:
@@ -249,14 +278,45 @@ class DeliveryWorker:
                         },
                     )
                 ).all()
-        except Exception:
-            log.exception("webhook_claim_failed", worker=self.worker_id)
-            await asyncio.sleep(1.0)
+        except Exception as exc:
+            await self._claims_failing(exc)
             return
+        self._claims_working()
         # More may be due when this claim was capped, or some endpoint is at its cap.
         self._maybe_more = bool(rows) or bool(full)
         for row in rows:
             self._start(Claimed(**row._mapping))
+
+    async def _claims_failing(self, exc: Exception) -> None:
+        """Log a claim failure once per outage, then wait a growing pause before the next."""
+        now = time.monotonic()
+        if self._claims_failing_since is None:
+            self._claims_failing_since = now
+            self._claim_failures = 0
+            self._claim_pause = CLAIM_RETRY_SECONDS
+            if _is_outage(exc):
+                log.warning(
+                    "webhook_claims_failing",
+                    worker=self.worker_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            else:
+                # Not the database going away: the traceback is worth its lines, once.
+                log.exception("webhook_claims_failing", worker=self.worker_id)
+        self._claim_failures += 1
+        await asyncio.sleep(self._claim_pause)
+        self._claim_pause = min(self._claim_pause * 2, MAX_CLAIM_RETRY_SECONDS)
+
+    def _claims_working(self) -> None:
+        if self._claims_failing_since is None:
+            return
+        log.info(
+            "webhook_claims_resumed",
+            worker=self.worker_id,
+            failed_seconds=round(time.monotonic() - self._claims_failing_since, 1),
+            failed_claims=self._claim_failures,
+        )
+        self._claims_failing_since = None
 
     def _start(self, claimed: Claimed) -> None:
         self._in_flight[claimed.endpoint_id] += 1
