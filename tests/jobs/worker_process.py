@@ -28,7 +28,9 @@ async def main(database_url: str, task: str, heartbeat: float) -> None:
         await asyncio.Event().wait()
 
     with tempfile.TemporaryDirectory(prefix="eal-jobs-") as tmp:
-        settings = Settings(database_url=database_url, data_dir=Path(tmp), secret_key="k")
+        settings = Settings(
+            redis_url=None, database_url=database_url, data_dir=Path(tmp), secret_key="k"
+        )
         runtime = Runtime.build(settings)
         definition = TaskDef(
             name=task, fn=hang, payload=jobs.NoPayload, scope=TaskScope.TENANT, concurrency=0

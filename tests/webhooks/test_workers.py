@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import os
 import signal
 import sys
@@ -17,7 +16,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from eal import events
-from eal.app import create_app
 from eal.config import Settings
 from eal.db.engine import Database
 from eal.events import Action

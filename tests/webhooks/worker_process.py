@@ -22,6 +22,7 @@ from eal.webhooks.worker import DeliveryWorker
 async def main(database_url: str, secret_key: str, lease_seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="eal-worker-") as tmp:
         settings = Settings(
+            redis_url=None,
             database_url=database_url,
             data_dir=Path(tmp),
             secret_key=secret_key,

@@ -11,9 +11,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Match
 
 from eal.api.responses import FastJSONResponse
+from eal.api.route_table import allowed_methods
 from eal.errors import (
     AppError,
     InternalError,
@@ -96,24 +96,6 @@ def unexpected_error(exc: BaseException) -> AppError:
     return InternalError("An unexpected error occurred. It has been logged.")
 
 
-def allowed_methods(request: Request) -> str:
-    """The `Allow` value for the request's path: the methods of every route on it.
-
-    Starlette's 405 names only the first route that matched the path, but each
-    method of a path is a route of its own here (GET /webhooks, POST /webhooks).
-    HEAD is answered wherever GET is (see the edge middleware).
-    """
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            # A mount (the docs' static files) serves reads only.
-            methods |= getattr(route, "methods", None) or {"GET"}
-    if "GET" in methods:
-        methods.add("HEAD")
-    return ", ".join(sorted(methods))
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Register the envelope renderers on the app."""
 
@@ -139,7 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
         message = messages.get(exc.status_code) or str(exc.detail)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = allowed_methods(request)
+            headers["Allow"] = allowed_methods(request.app, request.scope)
         error = cls(message, headers=headers)
         if exc.status_code not in _STATUS_ERRORS:
             error.status_code = exc.status_code

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eal.api.errors import unexpected_error
+from eal.api.route_table import RouteTemplates
 from eal.errors import PayloadTooLarge
 
 log = structlog.get_logger("eal.http")
@@ -71,6 +72,7 @@ class EdgeMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        self.templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -172,14 +174,13 @@ class EdgeMiddleware:
                 )
         finally:
             if self.access_log:
-                route = scope.get("route")
                 auth = state.get("auth")
                 log.info(
                     "request",
                     method=method,
                     # The template (/api/v1/leads/{lead_id}), never the path: paths carry
                     # invite tokens. Unmatched paths (404) have none.
-                    route=getattr(route, "path", None),
+                    route=self.templates.of(scope),
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     request_id=request_id,

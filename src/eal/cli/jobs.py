@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from eal.jobs.admin import JobRow
     from eal.runtime import Runtime
 
-app = typer.Typer(help="Background jobs (PgQueuer).", no_args_is_help=True)
+app = typer.Typer(help="Background jobs (PgQueuer).")
 
 
 @app.command("list")

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Keys that encrypt stored secrets (webhook secrets, vendor credentials).",
-    no_args_is_help=True,
 )
 
 
