@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "eal.weather": 3,
     "eal.webhooks": 3,
     "eal.audit": 3,
+    "eal.outreach": 3,
     "eal.app": 4,
     "eal.worker": 4,
     "eal.cli": 4,

@@ -29,7 +29,9 @@ async def _get_routes(client) -> list[tuple[str, list[str]]]:
     routes = []
     for path, operations in doc["paths"].items():
         if "get" in operations:
-            query = [p["name"] for p in operations["get"].get("parameters", []) if p["in"] == "query"]
+            query = [
+                p["name"] for p in operations["get"].get("parameters", []) if p["in"] == "query"
+            ]
             routes.append((path, query))
     return routes
 

@@ -50,10 +50,12 @@ class RouteTemplates:
             template = context.path_format or context.path
             if template is None:
                 continue
-            # The router records the matched route; some routes leave only their endpoint.
+            # The router records the matched route; some routes leave only their
+            # endpoint (a mount's endpoint is the app it mounts).
             table.setdefault(id(context.original_route), template)
-            if context.endpoint is not None:
-                table.setdefault(id(context.endpoint), template)
+            endpoint = context.endpoint or getattr(context.original_route, "app", None)
+            if endpoint is not None:
+                table.setdefault(id(endpoint), template)
         return table
 
     def of(self, scope: Scope) -> str | None:

