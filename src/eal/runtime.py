@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import httpx
 
@@ -20,6 +21,7 @@ from eal.kit.clock import Clock, SystemClock
 from eal.kit.outbound import OutboundClient, OutboundPolicy
 from eal.kit.ratelimit import RateLimiter, make_rate_limiter
 from eal.kit.secretbox import SecretBox
+from eal.kit.signed import SIGNING_PURPOSE, Signer
 
 #: Net allocations between collections of the youngest generation, once serving.
 YOUNG_GC_THRESHOLD = 20_000
@@ -40,6 +42,11 @@ class Runtime:
     """Where connections to tenant-chosen URLs may go, checked at save and at connect time."""
     rate_limiter: RateLimiter
     clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def signer(self) -> Signer:
+        """Signs the links the service hands out (unsubscribe, open tracking, recordings)."""
+        return Signer(self.secret_box.derive(SIGNING_PURPOSE))
 
     @classmethod
     def build(

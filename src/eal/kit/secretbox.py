@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import hmac
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -62,6 +63,7 @@ class SecretBox:
         if not keys or not all(keys):
             raise ValueError("no secret key configured (EAL_SECRET_KEY or secret.key is empty)")
         self._key_count = len(keys)
+        self._materials = tuple(keys)
         self._newest = _fernet(keys[0])
         self._all = MultiFernet([self._newest, *(_fernet(k) for k in keys[1:] + legacy)])
 
@@ -79,6 +81,18 @@ class SecretBox:
     def key_count(self) -> int:
         """How many keys are configured (the newest one encrypts)."""
         return self._key_count
+
+    def derive(self, purpose: str) -> list[bytes]:
+        """One 32-byte key per configured key, newest first, for `purpose` only.
+
+        Other uses of the secret keys (signing URLs) get keys of their own:
+        HMAC-SHA256 of the purpose under each key, so a value made for one
+        purpose is worthless for another and for encryption.
+        """
+        return [
+            hmac.new(material.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
+            for material in self._materials
+        ]
 
     def encrypt(self, plaintext: str) -> str:
         """Encrypt a secret for storage, under the newest key."""
