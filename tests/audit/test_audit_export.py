@@ -47,6 +47,7 @@ _EXPORT_BACKENDS = text(
     "SELECT pid, wait_event FROM pg_stat_activity WHERE datname = current_database() "
     "AND state = 'active' AND query LIKE 'COPY (SELECT platform_events.id%'"
 )
+_BACKEND_ALIVE = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
 # Runtime-role connections left inside a transaction (an export not cleaned up).
 _LEFT_OPEN = text(
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -88,6 +89,17 @@ async def _wait_for_backends(db: Database, wanted: Any, what: str) -> list[Any]:
         if wanted(backends):
             return backends
         assert time.monotonic() < deadline, f"never saw {what}: {backends}"
+        await asyncio.sleep(0.05)
+
+
+async def _wait_until_gone(db: Database, pid: int) -> None:
+    """Poll pg_stat_activity until backend `pid` has exited (20 s at most)."""
+    deadline = time.monotonic() + 20
+    while True:
+        async with db.system_transaction() as conn:
+            if not await conn.scalar(_BACKEND_ALIVE, {"pid": pid}):
+                return
+        assert time.monotonic() < deadline, f"backend {pid} is still there"
         await asyncio.sleep(0.05)
 
 
@@ -402,9 +414,12 @@ async def test_an_abandoned_export_releases_its_database_connection(
                 ) as response:
                     assert response.status_code == 200
                     assert (await anext(response.aiter_raw())).startswith(HEADER_LINE)
-                    await _wait_for_backends(db, lambda found: len(found) == 1, "the COPY")
-                # The client hung up: the COPY stops and its connection is closed.
-                await _wait_for_backends(db, lambda found: found == [], "the COPY ended")
+                    copying = await _wait_for_backends(
+                        db, lambda found: len(found) == 1, "the COPY"
+                    )
+                # The client hung up: the COPY stops and its connection is
+                # closed, not handed back to the pool.
+                await _wait_until_gone(db, copying[0].pid)
                 assert await _left_open(db) == 0
                 again = await http.get(
                     "/api/v1/audit-log/export.csv",
