@@ -78,7 +78,7 @@ def create_app(
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    # Outermost: it sees every request, errors and 404s included, and times all of it.
+    # Around every route: it sees every request (errors and 404s included) and times all of it.
     app.add_middleware(EdgeMiddleware, access_log=settings.access_log)
 
     @app.get("/docs", include_in_schema=False)

@@ -85,6 +85,13 @@ class ValidationFailed(AppError):
     code = "validation_failed"
 
 
+class Suppressed(AppError):
+    """The recipient is on the suppression list: nothing is sent to them."""
+
+    status_code = 422
+    code = "suppressed"
+
+
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"

@@ -8,9 +8,12 @@ same processors, so every line on stderr is one JSON object with `event`,
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 
 from eal.config import Settings
@@ -21,19 +24,39 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
 _handler: logging.Handler | None = None
 
 
+def _json_bytes(logger: Any, method_name: str, event_dict: Any) -> bytes:
+    """The event as one JSON line's bytes (orjson: the access log writes one per request)."""
+    try:
+        return orjson.dumps(event_dict, default=repr, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # what orjson cannot encode (an int past 64 bits): never lose the line
+        return json.dumps(event_dict, default=repr).encode()
+
+
+def _json_text(logger: Any, method_name: str, event_dict: Any) -> str:
+    return _json_bytes(logger, method_name, event_dict).decode()
+
+
 def configure_logging(settings: Settings) -> None:
     """Route stdlib and structlog output to stderr in the configured format."""
     global _handler
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer()
-        if settings.log_format == "console"
-        else structlog.processors.JSONRenderer()
-    )
     shared: list[structlog.typing.Processor] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    text_renderer: structlog.typing.Processor
+    renderer: structlog.typing.Processor
+    factory: Any
+    binary = getattr(sys.stderr, "buffer", None)
+    if settings.log_format == "console":
+        renderer = text_renderer = structlog.dev.ConsoleRenderer()
+        factory = structlog.WriteLoggerFactory(file=sys.stderr)
+    elif binary is not None:
+        renderer, text_renderer = _json_bytes, _json_text
+        factory = structlog.BytesLoggerFactory(file=binary)
+    else:
+        renderer = text_renderer = _json_text
+        factory = structlog.WriteLoggerFactory(file=sys.stderr)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -42,9 +65,9 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        # One write per line (PrintLogger writes the line and its newline apart),
-        # so a stdlib record written meanwhile cannot land inside it.
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        # One write (and flush) per line, so a stdlib record written meanwhile
+        # cannot land inside it.
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
 
@@ -55,7 +78,7 @@ def configure_logging(settings: Settings) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                renderer,
+                text_renderer,
             ],
         )
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
+from starlette.responses import StreamingResponse
 from structlog.testing import capture_logs
 
 from eal.app import create_app
@@ -112,3 +115,22 @@ def test_eal_access_log_setting(monkeypatch):
         assert Settings(_env_file=None).access_log is False
     monkeypatch.setenv("EAL_ACCESS_LOG", "1")
     assert Settings(_env_file=None).access_log is True
+
+
+async def test_a_stream_that_fails_after_its_start_is_logged_as_aborted(settings):
+    app = create_app(settings)
+
+    @app.get("/cut")
+    async def cut() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"first row\n"
+            raise RuntimeError("the database went away")
+
+        return StreamingResponse(chunks(), media_type="text/csv")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        with capture_logs() as logs:
+            await c.get("/cut")
+    [line] = _requests(logs)
+    assert (line["route"], line["status"], line["aborted"]) == ("/cut", 200, True)

@@ -1,4 +1,4 @@
-"""Every timestamp a client sends follows one rule: a timezone, years 1900-2999, UTC.
+"""Every timestamp a client sends follows one rule: a timezone, years 1900-2999 (as written), UTC.
 
 Bodies and query parameters answer 422 naming the field; a cursor carrying such
 a time is a 400 like any other malformed cursor. Never a 500 (converting year 1
@@ -18,7 +18,9 @@ from eal.kit.schemas import OUT_OF_RANGE, TIMEZONE_REQUIRED, check_timestamp
 from tests.support import assert_error, table_counts
 
 OVERFLOWING = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
-OUTSIDE = ["1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z", "1900-01-01T04:59:59+05:00"]
+OUTSIDE = ["1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z", "3000-01-01T00:00:00+14:00"]
+# The extremes the rule accepts: their UTC times are 1899-12-31 and 3000-01-01.
+EXTREMES = ["1900-01-01T00:00:00+14:00", "2999-12-31T23:59:59.999999-14:00"]
 EDGES = OVERFLOWING + OUTSIDE
 NAIVE = "2026-04-27T13:22:05"
 
@@ -40,7 +42,7 @@ def _field_error(response, field: str) -> str:
 
 @pytest.mark.parametrize("text", EDGES)
 def test_out_of_range_times_are_refused_without_overflowing(text):
-    with pytest.raises(ValueError, match="must be between"):
+    with pytest.raises(ValueError, match="must be in the years 1900 to 2999"):
         check_timestamp(datetime.fromisoformat(text))
 
 
@@ -51,15 +53,7 @@ def test_naive_times_are_refused_with_the_timezone_message():
     assert TIMEZONE_REQUIRED.startswith("must include a timezone (e.g. ")
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "1900-01-01T00:00:00Z",
-        "1900-01-01T05:00:00+05:00",  # the same instant
-        "2999-12-31T23:59:59.999999Z",
-        "2999-12-31T13:59:59-10:00",
-    ],
-)
+@pytest.mark.parametrize("text", [*EXTREMES, "1900-01-01T00:00:00Z", "2999-12-31T23:59:59.999999Z"])
 def test_the_bounds_themselves_are_accepted(text):
     value = datetime.fromisoformat(text)
     assert check_timestamp(value) == value
@@ -95,6 +89,35 @@ async def test_lead_form_time_without_timezone_keeps_its_message(client, factory
         headers=t.headers,
     )
     assert _field_error(r, "form_started_at") == TIMEZONE_REQUIRED
+
+
+@pytest.mark.parametrize("text", EXTREMES)
+async def test_the_extremes_are_stored_and_listed(client, factory, text):
+    t = await factory.tenant("Extreme Lead Co")
+    r = await client.post(
+        "/api/v1/leads",
+        json={"email": "dana@example.com", "form_started_at": text},
+        headers=t.headers,
+    )
+    assert r.status_code == 201, r.text
+    expected = datetime.fromisoformat(text).astimezone(UTC)
+    assert datetime.fromisoformat(r.json()["form_started_at"]) == expected.replace(
+        microsecond=expected.microsecond // 1000 * 1000
+    )
+    listed = await client.get("/api/v1/leads", params={"end_at": text}, headers=t.headers)
+    assert listed.status_code == 200, listed.text
+
+
+async def test_openapi_documents_the_rule(client):
+    doc = (await client.get("/openapi.json")).json()
+    form = doc["components"]["schemas"]["LeadCreate"]["properties"]["form_started_at"]
+    [stamp] = [s for s in form["anyOf"] if s.get("type") == "string"]
+    assert stamp["format"] == "date-time"
+    assert stamp["pattern"] == "^(19[0-9]{2}|2[0-9]{3})-"
+    [start] = [
+        p for p in doc["paths"]["/api/v1/leads"]["get"]["parameters"] if p["name"] == "start_at"
+    ]
+    assert "^(19[0-9]{2}|2[0-9]{3})-" in str(start["schema"])
 
 
 async def test_lead_form_times_with_an_offset_are_stored_in_utc(client, factory):
@@ -215,6 +238,6 @@ async def test_cursor_times_out_of_range_are_400_on_every_list(client, factory, 
 async def test_cursor_times_at_the_bounds_are_pages(client, factory):
     headers, paths = await _lists(client, factory)
     for path in paths:
-        for text in ("2999-12-31T13:59:59-10:00", "1900-01-01T05:00:00+05:00"):
+        for text in EXTREMES:
             r = await client.get(path, params={"cursor": _cursor(text)}, headers=headers)
             assert r.status_code == 200, (path, r.text)

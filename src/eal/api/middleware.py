@@ -107,6 +107,7 @@ class EdgeMiddleware:
         api = scope["path"].startswith(API_PATH_PREFIX)
         response_started = False
         status: int | None = None
+        aborted = False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal response_started, status
@@ -163,11 +164,12 @@ class EdgeMiddleware:
                     "request_failed",
                     request_id=request_id,
                     method=method,
-                    path=scope.get("path"),
+                    route=self.templates.of(scope),  # not the path: it may hold a token
                     error_type=type(exc).__name__,
                     exc_info=error.status_code == 500,
                 )
                 if response_started:
+                    aborted = True  # the client sees a cut transfer, not a clean end
                     raise
                 await self._send_error(
                     send_with_headers, error.envelope(), error.status_code, error.headers
@@ -185,6 +187,7 @@ class EdgeMiddleware:
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     request_id=request_id,
                     organization_id=None if auth is None else str(auth.organization_id),
+                    **({"aborted": True} if aborted else {}),
                 )
 
     @staticmethod

@@ -44,14 +44,20 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-async def check_content_type(request: Request) -> None:
-    """A request with a body must send it as JSON."""
+FORM = "application/x-www-form-urlencoded"
+
+
+async def check_content_type(request: Request, *, form: bool = False) -> None:
+    """A request with a body must send it as JSON (or as a form, where `form` allows it)."""
     if request.method not in BODY_METHODS:
         return
     body = await request.body()
     if not body:
         return
     content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if form and media == FORM:
+        return
     if not _is_json(content_type):
         raise UnsupportedMediaType(
             "Request bodies must be JSON: send 'Content-Type: application/json'.",
@@ -153,12 +159,15 @@ async def authenticated(request: Request, auth: AuthContext) -> None:
 class TransactionalRoute(APIRoute):
     """An APIRoute whose handler runs inside one database transaction."""
 
+    accepts_form = False
+    """Routes that vendors call with form bodies (Twilio, RFC 8058 one-click) set this."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def transactional_handler(request: Request) -> Response:
             check_text_parameters(request)
-            await check_content_type(request)
+            await check_content_type(request, form=self.accepts_form)
             runtime = runtime_of(request)
             async with AsyncExitStack() as stack:
                 conn, transaction = await _open_transaction(runtime.db, stack)
@@ -184,6 +193,12 @@ class TransactionalRoute(APIRoute):
         return transactional_handler
 
 
-def api_router(**kwargs: Any) -> APIRouter:
-    """An APIRouter whose routes are transactional."""
-    return APIRouter(route_class=TransactionalRoute, **kwargs)
+class FormRoute(TransactionalRoute):
+    """A transactional route that also takes `application/x-www-form-urlencoded` bodies."""
+
+    accepts_form = True
+
+
+def api_router(*, accepts_form: bool = False, **kwargs: Any) -> APIRouter:
+    """An APIRouter whose routes are transactional (and take form bodies when asked)."""
+    return APIRouter(route_class=FormRoute if accepts_form else TransactionalRoute, **kwargs)

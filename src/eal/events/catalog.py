@@ -58,6 +58,21 @@ class Action(StrEnum):
     WEBHOOK_DISABLED = "webhook.disabled"
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
     WEBHOOK_REDELIVERED = "webhook.redelivered"
+    OUTREACH_MESSAGE_QUEUED = "outreach.message.queued"
+    OUTREACH_MESSAGE_STATUS = "outreach.message.status_changed"
+    OUTREACH_EMAIL_SENT = "outreach.email.sent"
+    OUTREACH_SMS_SENT = "outreach.sms.sent"
+    OUTREACH_EMAIL_OPENED = "outreach.email.opened"
+    OUTREACH_EMAIL_REPLIED = "outreach.email.replied"
+    OUTREACH_SMS_RECEIVED = "outreach.sms.received"
+    OUTREACH_SUPPRESSION_ADDED = "outreach.suppression.added"
+    OUTREACH_SUPPRESSION_REMOVED = "outreach.suppression.removed"
+    OUTREACH_SEQUENCE_CREATED = "outreach.sequence.created"
+    OUTREACH_SEQUENCE_UPDATED = "outreach.sequence.updated"
+    OUTREACH_SEQUENCE_ARCHIVED = "outreach.sequence.archived"
+    OUTREACH_ENROLLMENT_CREATED = "outreach.enrollment.created"
+    OUTREACH_ENROLLMENT_CHANGED = "outreach.enrollment.changed"
+    OUTREACH_INBOUND_SECRET_CREATED = "outreach.inbound_secret.created"
 
     @property
     def event_type(self) -> EventType | None:

@@ -14,7 +14,7 @@ unless `--no-worker`) runs every registered task.
 """
 
 from eal.jobs.context import JobContext
-from eal.jobs.queue import defer
+from eal.jobs.queue import defer, defer_many
 from eal.jobs.registry import (
     NoPayload,
     PermanentJobError,
@@ -31,6 +31,7 @@ __all__ = [
     "RetryPolicy",
     "TaskScope",
     "defer",
+    "defer_many",
     "schedule",
     "task",
 ]

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, Row, Select, bindparam, select, tuple_, update
+from sqlalchemy import func as sa_func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal.kit.paging import PageQuery
@@ -101,6 +102,49 @@ def lead_of(row: Any) -> LeadOut:
 async def get(conn: AsyncConnection, organization_id: uuid.UUID, lead_id: uuid.UUID) -> Any:
     """The lead row, or None."""
     return (await conn.execute(_SELECT, {"b_org": organization_id, "b_id": lead_id})).first()
+
+
+async def get_many(
+    conn: AsyncConnection, organization_id: uuid.UUID, lead_ids: list[uuid.UUID]
+) -> list[Row[Any]]:
+    """The organization's leads among `lead_ids` (unknown ids are left out)."""
+    if not lead_ids:
+        return []
+    rows = await conn.execute(
+        select(leads).where(leads.c.organization_id == organization_id, leads.c.id.in_(lead_ids))
+    )
+    return list(rows.all())
+
+
+async def find_by_phone(
+    conn: AsyncConnection, organization_id: uuid.UUID, phone: str
+) -> Row[Any] | None:
+    """The newest lead with this (E.164) phone number."""
+    return (
+        await conn.execute(
+            select(leads)
+            .where(leads.c.organization_id == organization_id, leads.c.phone == phone)
+            .order_by(leads.c.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def find_by_email(
+    conn: AsyncConnection, organization_id: uuid.UUID, email: str
+) -> Row[Any] | None:
+    """The newest lead with this email address (compared without case)."""
+    return (
+        await conn.execute(
+            select(leads)
+            .where(
+                leads.c.organization_id == organization_id,
+                sa_func.lower(leads.c.email) == email.lower(),
+            )
+            .order_by(leads.c.created_at.desc())
+            .limit(1)
+        )
+    ).first()
 
 
 async def lock(conn: AsyncConnection, organization_id: uuid.UUID, lead_id: uuid.UUID) -> Any:
