@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "eal.auth": 1,
     "eal.jobs": 1,
     "eal.integrations": 1,
+    "eal.ai": 1,
     "eal.events": 2,
     "eal.apikeys": 3,
     "eal.organizations": 3,

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from eal import __version__
 from eal.api.docs import swagger_ui_page
 from eal.api.errors import install_error_handlers
+from eal.api.index import router as index_router
 from eal.api.middleware import EdgeMiddleware
 from eal.api.openapi import build_openapi
 from eal.api.responses import FastJSONResponse
@@ -90,8 +91,14 @@ def create_app(
             assets_url=f"{root}{DOCS_ASSETS}",
         )
 
+    app.include_router(index_router)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
+    from eal.outreach.hooks import links
+
+    # Unsubscribe and open-tracking links sit at the root: they go out in
+    # mail, so they are short and carry no API version.
+    app.include_router(links)
     return app
 
 
@@ -100,7 +107,9 @@ def _routers() -> list[Any]:
     from eal.audit.endpoints import router as audit
     from eal.leads.endpoints import router as leads
     from eal.organizations.endpoints import router as organizations
+    from eal.outreach.endpoints import router as outreach
+    from eal.outreach.hooks import router as outreach_hooks
     from eal.weather.endpoints import router as weather
     from eal.webhooks.endpoints import router as webhooks
 
-    return [health, organizations, audit, leads, weather, webhooks]
+    return [health, organizations, audit, leads, weather, webhooks, outreach, outreach_hooks]

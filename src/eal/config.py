@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
+DEFAULT_STT_MODEL = "whisper-1"
 
 
 class Settings(BaseSettings):
@@ -61,6 +63,12 @@ class Settings(BaseSettings):
     # One line per request (method, route template, status, duration, ids), at INFO.
     access_log: bool = Field(default=True, validation_alias="EAL_ACCESS_LOG")
 
+    # Speech-to-text for calls with a recording but no transcript: an OpenAI-compatible
+    # server (POST {base}/v1/audio/transcriptions). Unset: such calls go to owner review.
+    stt_base_url: str | None = Field(default=None, validation_alias="EAL_STT_BASE_URL")
+    stt_api_key: SecretStr | None = Field(default=None, validation_alias="EAL_STT_API_KEY")
+    stt_model: str = Field(default=DEFAULT_STT_MODEL, validation_alias="EAL_STT_MODEL")
+
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
     def _parse_schedule(cls, value: object) -> object:
@@ -92,6 +100,62 @@ class Settings(BaseSettings):
             if value not in LOG_FORMATS:
                 raise ValueError(f"EAL_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
         return value
+
+    @field_validator("stt_base_url", mode="before")
+    @classmethod
+    def _check_stt_url(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        url = value.strip().rstrip("/")
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.query
+            or parts.fragment
+            or any(ch.isspace() or ord(ch) < 0x20 for ch in url)
+        ):
+            raise ValueError(
+                "EAL_STT_BASE_URL must be an http(s) URL such as https://stt.example.com, "
+                "without credentials, query or fragment"
+            )
+        return url
+
+    @field_validator("stt_api_key", mode="before")
+    @classmethod
+    def _check_stt_key(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        key = value.strip()
+        if not key:
+            return None
+        if any(ch.isspace() or ord(ch) < 0x20 for ch in key):
+            raise ValueError("EAL_STT_API_KEY must not contain spaces or control characters")
+        return key
+
+    @field_validator("stt_model", mode="before")
+    @classmethod
+    def _check_stt_model(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value or len(value) > 200 or any(ch.isspace() for ch in value):
+                raise ValueError("EAL_STT_MODEL must be a model name of 1 to 200 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _stt_key_needs_url(self) -> Self:
+        # A key with nowhere to send it is a configuration mistake, not a choice.
+        if self.stt_api_key is not None and self.stt_base_url is None:
+            raise ValueError("EAL_STT_API_KEY is set but EAL_STT_BASE_URL is not")
+        return self
+
+    @property
+    def stt_enabled(self) -> bool:
+        """True when a speech-to-text server is configured (EAL_STT_BASE_URL)."""
+        return self.stt_base_url is not None
 
     @property
     def embedded(self) -> bool:

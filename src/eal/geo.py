@@ -43,6 +43,7 @@ from pydantic import (
 __all__ = [
     "EARTH_RADIUS_MILES",
     "MAX_SERVICE_RADIUS_MILES",
+    "POSTAL_CODE_PATTERN",
     "AreaPlacement",
     "ServiceArea",
     "distance_miles",
@@ -64,6 +65,8 @@ MAX_SERVICE_RADIUS_MILES = 500.0
 # "30075", "30075-1234" or "300751234"; ZIP+4 suffixes do not move the
 # coordinates, so only the first five digits are kept.
 _POSTAL_CODE_RE = re.compile(r"^(\d{5})(?:-?\d{4})?$")
+#: A US postal code as the OpenAPI document describes it (ASCII digits).
+POSTAL_CODE_PATTERN = r"^[0-9]{5}(-?[0-9]{4})?$"
 
 
 def normalize_postal_code(code: str | None) -> str | None:
@@ -249,11 +252,57 @@ class ServiceArea(BaseModel):
     is a ValueError (pydantic's ValidationError is one).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            # The rules of `_complete`: a center goes with a radius, and an area has
+            # listed codes or a center.
+            "anyOf": [
+                {
+                    "required": ["center_postal_code", "radius_miles"],
+                    "properties": {
+                        "center_postal_code": {"type": "string"},
+                        "radius_miles": {"type": "number"},
+                    },
+                },
+                {
+                    "required": ["postal_codes"],
+                    "properties": {
+                        "postal_codes": {"minItems": 1},
+                        "center_postal_code": {"type": "null"},
+                        "radius_miles": {"type": "null"},
+                    },
+                },
+            ],
+            "examples": [
+                {"center_postal_code": "30075", "radius_miles": 25},
+                {"postal_codes": ["30075", "30076", "30062"]},
+            ],
+        },
+    )
 
-    postal_codes: tuple[str, ...] = Field(default=(), max_length=5000)
-    center_postal_code: str | None = None
-    radius_miles: StrictFloat | StrictInt | None = Field(default=None)
+    postal_codes: tuple[str, ...] = Field(
+        default=(),
+        max_length=5000,
+        json_schema_extra={"items": {"type": "string", "pattern": POSTAL_CODE_PATTERN}},
+    )
+    center_postal_code: str | None = Field(
+        default=None, json_schema_extra={"pattern": POSTAL_CODE_PATTERN}
+    )
+    radius_miles: StrictFloat | StrictInt | None = Field(
+        default=None,
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": MAX_SERVICE_RADIUS_MILES,
+                },
+                {"type": "null"},
+            ]
+        },
+    )
     _listed: frozenset[str] = PrivateAttr(default=frozenset())
 
     @field_validator("postal_codes", mode="before")

@@ -35,12 +35,43 @@ async def _tenant_with_one_of_each(client, factory) -> tuple[dict[str, str], dic
         headers=t.headers,
     )
     assert lead.status_code == hook.status_code == 201, (lead.text, hook.text)
+    # A test key sends without a provider (the message is simulated).
+    test_key = (await factory.key(t.id, "write", "test"))["key"]
+    message = await client.post(
+        "/api/v1/outreach/send",
+        json={"channel": "sms", "to": "+17705550142", "body": "Crew at 9"},
+        headers={"Authorization": f"Bearer {test_key}"},
+    )
+    suppression = await client.post(
+        "/api/v1/outreach/suppressions",
+        json={"channel": "email", "address": "gone@example.com"},
+        headers=t.headers,
+    )
+    sequence = await client.post(
+        "/api/v1/outreach/sequences",
+        json={
+            "name": "S",
+            "channel": "email",
+            "steps": [{"delay": "1d", "subject": "s", "body": "b"}],
+        },
+        headers=t.headers,
+    )
+    enrolled = await client.post(
+        f"/api/v1/outreach/sequences/{sequence.json()['id']}/enrollments",
+        json={"lead_ids": [lead.json()["id"]]},
+        headers=t.headers,
+    )
+    assert message.status_code == 202 and enrolled.status_code == 201, (message.text, enrolled.text)
     entry = (await client.get("/api/v1/audit-log", headers=t.headers)).json()["data"][0]
     ids = {
         "lead_id": lead.json()["id"],
         "webhook_id": hook.json()["id"],
         "entry_id": entry["id"],
         "organization_id": str(t.id),
+        "message_id": message.json()["message_id"],
+        "suppression_id": suppression.json()["id"],
+        "sequence_id": sequence.json()["id"],
+        "enrollment_id": enrolled.json()["results"][0]["enrollment_id"],
     }
     return t.headers, ids
 

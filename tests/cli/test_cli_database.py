@@ -22,17 +22,12 @@ from sqlalchemy.engine import URL, make_url
 from tests.cli.servers import EAL, cli_env, free_port, run_eal, run_eal_json
 
 ORG = "00000000-0000-4000-8000-000000000001"
-#: Every command that works on the database, with arguments it accepts.
+#: A command of every group that works on the database (they all go through one check).
 DATABASE_COMMANDS = [
     ["orgs", "create", "--name", "Wrong Place Co"],
-    ["orgs", "list"],
-    ["keys", "create", "--org", ORG],
-    ["keys", "list", "--org", ORG],
     ["keys", "revoke", ORG],
     ["audit", "verify"],
-    ["audit", "purge"],
     ["jobs", "list"],
-    ["jobs", "retry", "1"],
     ["secrets", "rotate"],
     ["worker"],
 ]
@@ -122,9 +117,7 @@ def test_a_configured_database_is_named_without_its_password(
     assert (shown.database, shown.username) == (database_url.database, database_url.username)
 
 
-def test_a_command_refuses_a_database_eal_never_set_up(
-    empty_database: URL, tmp_path: Path
-) -> None:
+def test_a_command_refuses_a_database_eal_never_set_up(empty_database: URL, tmp_path: Path) -> None:
     env = cli_env(tmp_path, empty_database)
     refused = run_eal(["orgs", "create", "--name", "Wrong Place Co"], env, tmp_path)
     assert refused.returncode == 2, refused.stderr

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.cli.servers import Child, cli_env, eal_serve
+from tests.cli.servers import EAL, Child, cli_env, eal_serve, process
 
 #: Requests per second the client sends throughout.
 RATE = 20
@@ -205,3 +205,46 @@ async def test_a_killed_serve_leaves_no_server_running_after_the_next_one_stops(
     assert second.popen.returncode == 0
     assert await _wait_gone(postmaster, within=10), "the server was left running"
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+async def test_of_two_processes_sharing_the_server_one_restarts_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = _serve_env(data_dir)
+    with (
+        eal_serve(env, tmp_path, timeout=90) as (base, serve),
+        process([EAL, "worker"], env, tmp_path) as worker,
+    ):
+        deadline = time.monotonic() + 30
+        while not any(line.startswith("using database") for line in worker.stderr().splitlines()):
+            assert worker.popen.poll() is None, worker.stderr()
+            assert time.monotonic() < deadline, "the worker did not start"
+            await asyncio.sleep(0.1)
+        handles = json.loads((data_dir / "pgdata" / ".handle_pids.json").read_text())
+        assert {serve.popen.pid, worker.popen.pid} <= set(handles)
+
+        old_pid = _postmaster_pid(data_dir)
+        os.kill(old_pid, signal.SIGKILL)
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while not (
+            _events(serve, "embedded_database_restarted")
+            and _events(worker, "embedded_database_restarted")
+        ):
+            assert time.monotonic() < deadline, (serve.stderr(), worker.stderr())
+            await asyncio.sleep(0.1)
+        started = [
+            e["started_here"]
+            for child in (serve, worker)
+            for e in _events(child, "embedded_database_restarted")
+        ]
+        assert sorted(started) == [False, True], "exactly one of them started the server"
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            assert (await client.get("/api/v1/health")).status_code == 200
+        new_pid = _postmaster_pid(data_dir)
+
+        # The first to stop leaves the server to the other one.
+        assert worker.stop() == 0
+        assert not _server_gone(new_pid)
+    assert serve.popen.returncode == 0
+    assert await _wait_gone(new_pid, within=10)
+    for child in (serve, worker):
+        assert "Traceback" not in child.stderr()

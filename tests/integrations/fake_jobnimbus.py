@@ -1,4 +1,4 @@
-"""A small, real JobNimbus contacts API on 127.0.0.1 for tests.
+"""A small, real JobNimbus contacts and jobs API on 127.0.0.1 for tests.
 
 It speaks the part of JobNimbus REST API v1 that eal uses:
 
@@ -8,7 +8,12 @@ It speaks the part of JobNimbus REST API v1 that eal uses:
 * ``GET /api1/contacts`` lists contacts, honouring ``filter`` (a JSON bool
   query whose ``must`` holds ``term``/``terms`` clauses), ``size``, ``from``,
   ``sort_field``, ``sort_direction`` and ``fields``; answers ``{"count", "results"}``;
-* ``GET /api1/contacts/<jnid>`` returns one contact.
+* ``GET /api1/contacts/<jnid>`` returns one contact;
+* ``POST /api1/jobs``, ``GET /api1/jobs`` and ``GET /api1/jobs/<jnid>`` do the
+  same for jobs: ``name``, ``record_type_name`` and ``status_name`` are
+  required, and ``primary`` (``{"id": jnid}``) and each entry of ``related``
+  must name a stored contact (JobNimbus refuses links to records that do not
+  exist).
 
 Every request must carry ``Authorization: Bearer <api key>``. Tests can make
 the next N requests fail with a status, delay responses, and inspect what
@@ -59,6 +64,7 @@ class _Failure:
 @dataclass
 class _State:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[ReceivedRequest] = field(default_factory=list)
     failures: list[_Failure] = field(default_factory=list)
     delay_seconds: float = 0.0
@@ -95,6 +101,11 @@ class FakeJobNimbus:
         with self._lock:
             return self._store(dict(fields))
 
+    def add_job(self, **fields: Any) -> str:
+        """Store a job directly, as if created in the JobNimbus UI; returns its jnid."""
+        with self._lock:
+            return self._store_job(dict(fields))
+
     # --- observations -------------------------------------------------------
 
     @property
@@ -108,6 +119,12 @@ class FakeJobNimbus:
         """Stored contacts, in creation order (copies)."""
         with self._lock:
             return [dict(contact) for contact in self._state.contacts.values()]
+
+    @property
+    def jobs(self) -> list[dict[str, Any]]:
+        """Stored jobs, in creation order (copies)."""
+        with self._lock:
+            return [dict(job) for job in self._state.jobs.values()]
 
     # --- request handling (runs on the server's event loop) ------------------
 
@@ -137,18 +154,20 @@ class FakeJobNimbus:
 
     def _route(self, request: ReceivedRequest) -> tuple[int, Any]:
         path = request.path.rstrip("/")
-        if path == f"{API_PREFIX}/contacts":
-            if request.method == "POST":
-                return self._create(request.body)
-            if request.method == "GET":
-                return self._search(request.query)
-            return 405, {"message": "Method Not Allowed"}
-        prefix = f"{API_PREFIX}/contacts/"
-        if request.method == "GET" and path.startswith(prefix):
-            contact = self._state.contacts.get(path[len(prefix) :])
-            if contact is None:
-                return 404, {"message": "Not Found"}
-            return 200, dict(contact)
+        for kind, records in (("contacts", self._state.contacts), ("jobs", self._state.jobs)):
+            if path == f"{API_PREFIX}/{kind}":
+                if request.method == "POST":
+                    create = self._create if kind == "contacts" else self._create_job
+                    return create(request.body)
+                if request.method == "GET":
+                    return self._search(records, request.query)
+                return 405, {"message": "Method Not Allowed"}
+            prefix = f"{API_PREFIX}/{kind}/"
+            if request.method == "GET" and path.startswith(prefix):
+                record = records.get(path[len(prefix) :])
+                if record is None:
+                    return 404, {"message": "Not Found"}
+                return 200, dict(record)
         return 404, {"message": "Not Found"}
 
     def _create(self, body: Any) -> tuple[int, Any]:
@@ -163,28 +182,56 @@ class FakeJobNimbus:
         jnid = self._store(dict(body))
         return 200, dict(self._state.contacts[jnid])
 
-    def _store(self, record: dict[str, Any]) -> str:
+    def _create_job(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict):
+            return 400, {"message": "body must be a JSON object"}
+        for required in ("name", "record_type_name", "status_name"):
+            if not body.get(required):
+                return 400, {"message": f"{required} is required"}
+        links: list[Any] = []
+        if "primary" in body:
+            links.append(body["primary"])
+        related = body.get("related", [])
+        if not isinstance(related, list):
+            return 400, {"message": "related must be a list"}
+        links.extend(related)
+        for link in links:
+            if not isinstance(link, dict) or link.get("id") not in self._state.contacts:
+                return 400, {"message": f"related record {link!r} does not exist"}
+        jnid = self._store_job(dict(body))
+        return 200, dict(self._state.jobs[jnid])
+
+    def _stamp(self, record: dict[str, Any], kind: str) -> str:
         number = next(self._ids)
         jnid = f"jn{number:06d}"
         now = time.time()
         record.update(
             jnid=jnid,
             recid=number,
-            type="contact",
+            type=kind,
             # Sub-second resolution keeps creation order stable for sorting.
             date_created=now,
             date_updated=now,
             is_active=True,
         )
+        return jnid
+
+    def _store(self, record: dict[str, Any]) -> str:
+        jnid = self._stamp(record, "contact")
         if not record.get("display_name"):
             names = [record.get("first_name"), record.get("last_name")]
             record["display_name"] = " ".join(n for n in names if n) or record.get("company")
         self._state.contacts[jnid] = record
         return jnid
 
-    def _search(self, query: dict[str, str]) -> tuple[int, Any]:
+    def _store_job(self, record: dict[str, Any]) -> str:
+        jnid = self._stamp(record, "job")
+        self._state.jobs[jnid] = record
+        return jnid
+
+    def _search(self, records: dict[str, dict[str, Any]], query: dict[str, str]) -> tuple[int, Any]:
         try:
-            matches = _matching(self._state.contacts.values(), query.get("filter"))
+            matches = _matching(records.values(), query.get("filter"))
             size = int(query.get("size", "1000"))
             start = int(query.get("from", "0"))
         except ValueError as exc:
@@ -210,10 +257,10 @@ class _RawBody(str):
     """A response body sent verbatim rather than JSON-encoded."""
 
 
-def _matching(contacts: Any, raw_filter: str | None) -> list[dict[str, Any]]:
-    """Contacts satisfying a JobNimbus filter; raises ValueError for unsupported filters."""
+def _matching(records: Any, raw_filter: str | None) -> list[dict[str, Any]]:
+    """Records satisfying a JobNimbus filter; raises ValueError for unsupported filters."""
     if raw_filter is None:
-        return list(contacts)
+        return list(records)
     try:
         parsed = json.loads(raw_filter)
     except json.JSONDecodeError as exc:
@@ -223,7 +270,7 @@ def _matching(contacts: Any, raw_filter: str | None) -> list[dict[str, Any]]:
     clauses = parsed.get("must", [])
     if not isinstance(clauses, list):
         raise ValueError("'must' must be a list")
-    return [c for c in contacts if all(_clause_matches(c, clause) for clause in clauses)]
+    return [r for r in records if all(_clause_matches(r, clause) for clause in clauses)]
 
 
 def _clause_matches(contact: dict[str, Any], clause: Any) -> bool:

@@ -1,4 +1,4 @@
-"""JobNimbus CRM client against a real local fake of the JobNimbus contacts API."""
+"""JobNimbus CRM client against a real local fake of the JobNimbus contacts and jobs API."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from eal.integrations.crm import (
     CrmClient,
     CrmContact,
     CrmError,
+    CrmJob,
     CrmPushResult,
     CrmRejected,
     CrmUnavailable,
@@ -24,8 +25,10 @@ from eal.integrations.crm import (
     get_crm_client,
 )
 from eal.integrations.jobnimbus import (
+    DEFAULT_CALL_ID_FIELD,
     DEFAULT_LEAD_ID_FIELD,
     JobNimbusClient,
+    call_id_value,
     lead_id_value,
 )
 from tests.integrations.fake_jobnimbus import FakeJobNimbus, run_fake_jobnimbus
@@ -351,3 +354,254 @@ async def test_fake_handles_concurrent_pushes(fake: FakeJobNimbus, http: httpx.A
     assert len(fake.contacts) == 40
     for contact, result in zip(contacts, results, strict=True):
         assert await client.find_contact_by_lead_id(contact.lead_id) == result.external_id
+
+
+# --- jobs ----------------------------------------------------------------------
+
+
+def make_job(contact_jnid: str, call_id: str = "call_q4n8p2w7", **overrides: str | None) -> CrmJob:
+    fields: dict[str, str | None] = {
+        "name": "Dana Whitfield - water damage",
+        "description": "Active leak through the basement ceiling; caller is the homeowner.",
+        "address": "4120 Burnet Rd",
+        "city": "Austin",
+        "state": "TX",
+        "postal_code": "78756",
+        "source": "Phone Call",
+    }
+    fields.update(overrides)
+    return CrmJob(call_id=call_id, contact_external_id=contact_jnid, **fields)
+
+
+async def test_push_job_creates_a_job_linked_to_its_contact(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    client = make_client(fake, http)
+    contact = await client.push_contact(make_contact())
+
+    result = await client.push_job(make_job(contact.external_id))
+
+    [job] = fake.jobs
+    assert result == CrmPushResult(external_id=job["jnid"], vendor="jobnimbus")
+    assert result.external_id != contact.external_id
+    expected = {
+        "record_type_name": "Residential",
+        "status_name": "Lead",
+        "name": "Dana Whitfield - water damage",
+        "description": "Active leak through the basement ceiling; caller is the homeowner.",
+        "address_line1": "4120 Burnet Rd",
+        "city": "Austin",
+        "state_text": "TX",
+        "zip": "78756",
+        "source_name": "Phone Call",
+        "primary": {"id": contact.external_id},
+        "related": [{"id": contact.external_id}],
+        DEFAULT_CALL_ID_FIELD: "call_q4n8p2w7",
+    }
+    assert {key: job.get(key) for key in expected} == expected
+    post = [r for r in fake.requests if r.method == "POST"][-1]
+    assert post.path == "/api1/jobs"
+    assert post.headers["authorization"] == f"Bearer {API_KEY}"
+    assert DEFAULT_LEAD_ID_FIELD not in post.body  # the contact's field is not the job's
+
+
+async def test_push_job_looks_up_before_creating_and_is_idempotent(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    contact_jnid = fake.add_contact(first_name="Dana")
+    client = make_client(fake, http)
+    job = make_job(contact_jnid)
+
+    first = await client.push_job(job)
+    second = await client.push_job(job)
+
+    assert first == second
+    assert len(fake.jobs) == 1
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/api1/jobs"),
+        ("POST", "/api1/jobs"),
+        ("GET", "/api1/jobs"),
+    ]
+    assert json.loads(fake.requests[0].query["filter"]) == {
+        "must": [{"term": {DEFAULT_CALL_ID_FIELD: "call_q4n8p2w7"}}]
+    }
+
+
+async def test_a_job_per_call_and_a_contact_search_never_finds_a_job(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    contact_jnid = fake.add_contact(first_name="Dana")
+    client = make_client(fake, http)
+
+    one = await client.push_job(make_job(contact_jnid, call_id="call_aaaa1111"))
+    two = await client.push_job(make_job(contact_jnid, call_id="call_bbbb2222"))
+
+    assert one.external_id != two.external_id
+    assert len(fake.jobs) == 2
+    assert await client.find_job_by_call_id("call_bbbb2222") == two.external_id
+    assert await client.find_job_by_call_id("call_cccc3333") is None
+    assert len(fake.contacts) == 1
+
+
+async def test_find_job_returns_the_oldest_when_duplicates_exist(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    oldest = fake.add_job(name="A", **{DEFAULT_CALL_ID_FIELD: "call_dup"})
+    fake.add_job(name="B", **{DEFAULT_CALL_ID_FIELD: "call_dup"})
+
+    assert await make_client(fake, http).find_job_by_call_id("call_dup") == oldest
+
+
+async def test_uuid_call_ids_are_stored_as_hex(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    call_id = uuid.uuid4()
+    client = make_client(fake, http)
+
+    result = await client.push_job(make_job(fake.add_contact(first_name="D"), str(call_id)))
+
+    assert fake.jobs[0][DEFAULT_CALL_ID_FIELD] == call_id.hex
+    assert await client.find_job_by_call_id(str(call_id).upper()) == result.external_id
+    assert call_id_value(str(call_id)) == call_id.hex
+
+
+@pytest.mark.parametrize("call_id", ["Call_Q4N8", "call-q4n8", "call q4n8", "x" * 101, ""])
+async def test_call_ids_without_a_stored_form_are_refused(
+    fake: FakeJobNimbus, http: httpx.AsyncClient, call_id: str
+) -> None:
+    client = make_client(fake, http)
+    if not call_id:
+        with pytest.raises(ValueError, match="must not be empty"):
+            make_job("jn000001", call_id)
+        return
+    with pytest.raises(ValueError, match="call id"):
+        await client.push_job(make_job("jn000001", call_id))
+    with pytest.raises(ValueError, match="call id"):
+        await client.find_job_by_call_id(call_id)
+    assert fake.requests == []
+
+
+async def test_job_options_are_configurable_through_the_registry(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    client = get_crm_client(
+        "jobnimbus",
+        api_key=API_KEY,
+        base_url=fake.base_url,
+        http=http,
+        options={
+            "call_id_field": "cf_string_9",
+            "job_record_type_name": "Water Mitigation",
+            "job_status_name": "New Loss",
+        },
+    )
+    contact_jnid = fake.add_contact(first_name="Dana")
+
+    result = await client.push_job(make_job(contact_jnid))
+
+    [job] = fake.jobs
+    assert job["cf_string_9"] == "call_q4n8p2w7"
+    assert DEFAULT_CALL_ID_FIELD not in job
+    assert (job["record_type_name"], job["status_name"]) == ("Water Mitigation", "New Loss")
+    assert await client.find_job_by_call_id("call_q4n8p2w7") == result.external_id
+
+
+async def test_a_job_for_an_unknown_contact_is_rejected(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    with pytest.raises(CrmRejected) as caught:
+        await make_client(fake, http).push_job(make_job("jn999999"))
+
+    assert caught.value.status_code == 400
+    assert "does not exist" in caught.value.message
+    assert "JobNimbus POST /jobs" in caught.value.message
+    assert fake.jobs == []
+
+
+async def test_job_server_error_is_retryable_and_the_retry_creates_one_job(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    client = make_client(fake, http)
+    job = make_job(fake.add_contact(first_name="Dana"))
+    fake.fail_next(1, 200, body=json.dumps({"count": 0, "results": []}))  # the look-up
+    fake.fail_next(1, 503)
+
+    with pytest.raises(CrmUnavailable) as caught:
+        await client.push_job(job)
+    assert caught.value.status_code == 503
+
+    first = await client.push_job(job)
+    assert await client.push_job(job) == first
+    assert len(fake.jobs) == 1
+
+
+async def test_a_created_job_without_jnid_is_retryable(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    fake.fail_next(1, 200, body=json.dumps({"count": 0, "results": []}))
+    fake.fail_next(1, 200, body=json.dumps({"name": "accepted, no id"}))
+
+    with pytest.raises(CrmUnavailable, match="no jnid"):
+        await make_client(fake, http).push_job(make_job("jn000001"))
+
+
+async def test_a_job_search_without_results_is_unavailable(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    fake.fail_next(1, 200, body=json.dumps({"message": "ok"}))
+
+    with pytest.raises(CrmUnavailable, match="job search"):
+        await make_client(fake, http).find_job_by_call_id("call_q4n8p2w7")
+
+
+async def test_wrong_key_on_jobs_is_an_auth_error_without_the_key(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    client = make_client(fake, http, api_key="jnk_live_wrongwrongwrong")
+
+    with pytest.raises(CrmAuthError) as caught:
+        await client.push_job(make_job("jn000001"))
+
+    assert caught.value.status_code == 401
+    assert "jnk_live_wrongwrongwrong" not in repr(caught.value)
+    assert fake.jobs == []
+
+
+async def test_unset_job_fields_are_omitted(fake: FakeJobNimbus, http: httpx.AsyncClient) -> None:
+    contact_jnid = fake.add_contact(first_name="Dana")
+    job = CrmJob(call_id="call_min", contact_external_id=contact_jnid, name="Caller 512-555-0143")
+
+    await make_client(fake, http).push_job(job)
+
+    post = [r for r in fake.requests if r.method == "POST"][-1]
+    assert set(post.body) == {
+        "record_type_name",
+        "status_name",
+        "name",
+        DEFAULT_CALL_ID_FIELD,
+        "primary",
+        "related",
+    }
+
+
+async def test_contact_city_and_state_are_sent(
+    fake: FakeJobNimbus, http: httpx.AsyncClient
+) -> None:
+    await make_client(fake, http).push_contact(make_contact(city="Austin", state="TX"))
+
+    [stored] = fake.contacts
+    assert (stored["city"], stored["state_text"]) == ("Austin", "TX")
+
+
+@pytest.mark.parametrize("empty", ["call_id", "contact_external_id", "name"])
+def test_job_needs_its_identifiers_and_a_name(empty: str) -> None:
+    fields = {"call_id": "call_x", "contact_external_id": "jn1", "name": "Job"}
+    fields[empty] = "  "
+    with pytest.raises(ValueError, match=empty):
+        CrmJob(**fields)
+
+
+@pytest.mark.parametrize("option", ["call_id_field", "job_record_type_name", "job_status_name"])
+def test_empty_job_options_are_refused(option: str) -> None:
+    with pytest.raises(ValueError, match=option):
+        get_crm_client("jobnimbus", api_key=API_KEY, base_url=None, options={option: " "})

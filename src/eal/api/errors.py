@@ -75,8 +75,13 @@ def is_database_unavailable(exc: BaseException) -> bool:
     """True for errors meaning the database cannot be reached right now."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # The driver's own error ("the database system is starting up") caused .orig.
+        cause = getattr(exc.orig, "__cause__", None)
+        if cause is not None and cause is not exc:
+            return is_database_unavailable(cause)
     if isinstance(exc, OSError):
         return True
     name = type(exc).__name__
@@ -84,6 +89,8 @@ def is_database_unavailable(exc: BaseException) -> bool:
         "ConnectionDoesNotExistError",
         "CannotConnectNowError",
         "ConnectionFailureError",
+        "AdminShutdownError",
+        "CrashShutdownError",
     }
 
 

@@ -24,7 +24,9 @@ from eal.errors import PayloadTooLarge
 log = structlog.get_logger("eal.http")
 
 MAX_BODY_BYTES = 1024 * 1024
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
+"""An X-Request-ID the service keeps; any other value is replaced by a generated one."""
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 # On every response: browsers must not guess a type other than the one declared.
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 # On every API response: they are a tenant's data, and some carry a secret shown once

@@ -23,6 +23,7 @@ from eal.auth.context import AuthContext
 from eal.auth.deps import require
 from eal.auth.scopes import GrantScope, Scope
 from eal.db.engine import Database
+from eal.kit.identity import Source
 from eal.kit.paging import Page
 from eal.kit.schemas import TimestampIn
 
@@ -31,11 +32,19 @@ log = structlog.get_logger(__name__)
 AuditRead = Annotated[AuthContext, Depends(require(Scope.READ, GrantScope.AUDIT_LOG_READ))]
 
 router = api_router(tags=["audit-log"])
+SOURCES = tuple(source.value for source in Source)
 
 
 async def _filters(
     action: Annotated[str | None, Query(max_length=100, description="e.g. lead.updated")] = None,
-    source: Annotated[str | None, Query(description="api | cron | n8n | worker | system")] = None,
+    source: Annotated[
+        str | None,
+        Query(
+            description=" | ".join(SOURCES),
+            # Checked by the filters, whose 422 names the valid sources.
+            json_schema_extra={"enum": list(SOURCES)},
+        ),
+    ] = None,
     start_at: Annotated[TimestampIn | None, Query(description="ISO 8601, inclusive")] = None,
     end_at: Annotated[TimestampIn | None, Query(description="ISO 8601, inclusive")] = None,
 ) -> service.AuditFilters:
@@ -120,7 +129,19 @@ class AuditExportResponse(StreamingResponse):
     "/audit-log/export.csv",
     response_class=StreamingResponse,
     description=_EXPORT_DESCRIPTION,
-    responses={200: {"content": {"text/csv": {}}, "description": "CSV, oldest entry first."}},
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "CSV, oldest entry first.",
+            "headers": {
+                "Content-Disposition": {
+                    "description": "A download named audit-log.csv.",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ['attachment; filename="audit-log.csv"']},
+                }
+            },
+        }
+    },
 )
 async def export_audit_log(
     auth: AuditRead, filters: Filters, runtime: RuntimeDep

@@ -78,7 +78,7 @@ def prepare(settings: Settings, *, create: bool = False, migrate_in_child: bool 
     configure_logging(settings)
     target = _resolve(settings, create=create)
     if not create:
-        _require_schema(target, settings)
+        _require_schema(target)
     if migrate_in_child:
         _migrate_in_child(target)
     else:
@@ -118,15 +118,16 @@ def _resolve(settings: Settings, *, create: bool) -> Target:
     return Target(async_url(server.url), f"{where} (embedded)", server)
 
 
-def _unusable(target: Target, exc: BaseException) -> NoReturn:
-    """Fail for a server that cannot be used: unreachable, unknown database or role, bad password."""
+def database_unusable(target: Target, exc: BaseException) -> NoReturn:
+    """End the command for a database it cannot use (unreachable, unknown database or
+    role, bad password): one line naming it, no traceback."""
     from sqlalchemy.exc import DBAPIError
 
     reason = exc.orig if isinstance(exc, DBAPIError) else exc
     fail(f"cannot use the database {target.shown}: {reason}", 1)
 
 
-def _require_schema(target: Target, settings: Settings) -> None:
+def _require_schema(target: Target) -> None:
     """Refuse a database that eal's migrations never ran on (creating it is not this command's)."""
     from sqlalchemy import pool, text
     from sqlalchemy.exc import DBAPIError
@@ -144,7 +145,7 @@ def _require_schema(target: Target, settings: Settings) -> None:
     try:
         found = asyncio.run(has_schema())
     except (OSError, DBAPIError) as exc:
-        _unusable(target, exc)
+        database_unusable(target, exc)
     if not found:
         setting = "EAL_DATA_DIR" if target.embedded is not None else "DATABASE_URL"
         fail(
@@ -164,7 +165,7 @@ def _migrate(target: Target) -> None:
     try:
         upgrade_to_head(target.url)
     except (OSError, DBAPIError) as exc:
-        _unusable(target, exc)
+        database_unusable(target, exc)
 
 
 def _migrate_in_child(target: Target) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from eal.cli.common import emit, load_settings, prepare
+from eal.cli.common import database_unusable, emit, load_settings, prepare
 
 
 def migrate() -> None:
@@ -28,6 +28,7 @@ def serve(
 ) -> None:
     """Start the HTTP API (embedded PostgreSQL unless DATABASE_URL is set)."""
     import uvicorn
+    from sqlalchemy.exc import DBAPIError
 
     from eal.app import create_app
     from eal.bootstrap import bootstrap_first_organization
@@ -43,7 +44,10 @@ def serve(
         shown_host = f"[{shown_host}]" if ":" in shown_host else shown_host
         update["public_url"] = f"http://{shown_host}:{port}"
     settings = settings.model_copy(update=update)
-    created = asyncio.run(bootstrap_first_organization(url))
+    try:
+        created = asyncio.run(bootstrap_first_organization(url))
+    except (OSError, DBAPIError) as exc:
+        database_unusable(target, exc)
     if created is not None:
         emit(
             {

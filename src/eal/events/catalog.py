@@ -72,6 +72,7 @@ class Action(StrEnum):
     OUTREACH_SEQUENCE_ARCHIVED = "outreach.sequence.archived"
     OUTREACH_ENROLLMENT_CREATED = "outreach.enrollment.created"
     OUTREACH_ENROLLMENT_CHANGED = "outreach.enrollment.changed"
+    OUTREACH_STEPS_QUEUED = "outreach.steps.queued"
     OUTREACH_INBOUND_SECRET_CREATED = "outreach.inbound_secret.created"
 
     @property

@@ -1,6 +1,7 @@
 """Vendor-neutral CRM client interface and the registry of CRM vendors.
 
-A lead is pushed to a franchise's CRM as a contact. Every vendor module
+A lead is pushed to a franchise's CRM as a contact; a dispatched call becomes a
+job (a project) linked to its caller's contact. Every vendor module
 implements :class:`CrmClient` and exposes a module-level ``create_client``
 factory; the registry below maps a vendor name to that module, so adding a
 vendor is one new module plus one line in ``_VENDOR_MODULES``.
@@ -25,6 +26,7 @@ pass any vendor-supplied text through :func:`redact`.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, cast, runtime_checkable
@@ -38,12 +40,14 @@ __all__ = [
     "CrmClientFactory",
     "CrmContact",
     "CrmError",
+    "CrmJob",
     "CrmPushResult",
     "CrmRejected",
     "CrmUnavailable",
     "UnknownCrmVendor",
     "get_crm_client",
     "redact",
+    "response_detail",
 ]
 
 # Vendor name -> module exposing ``create_client`` (a CrmClientFactory).
@@ -78,6 +82,8 @@ class CrmContact:
     postal_code: str | None = None
     source: str | None = None
     description: str | None = None
+    city: str | None = None
+    state: str | None = None
 
     def __post_init__(self) -> None:
         if not self.lead_id.strip():
@@ -89,9 +95,36 @@ class CrmContact:
             )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrmJob:
+    """A dispatched call as a CRM job (a project), in vendor-neutral terms.
+
+    ``call_id`` is our call's id; vendors store it on the job so a push can be
+    made idempotent. ``contact_external_id`` is the vendor's id of the contact
+    the job belongs to: the ``external_id`` that :meth:`CrmClient.push_contact`
+    returned. ``name`` is the job's title as the CRM lists it (e.g. "Dana
+    Whitfield - water damage"); ``state`` is a two-letter code such as "TX".
+    """
+
+    call_id: str
+    contact_external_id: str
+    name: str
+    description: str | None = None
+    address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("call_id", "contact_external_id", "name"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"CrmJob.{name} must not be empty")
+
+
 @dataclass(frozen=True, slots=True)
 class CrmPushResult:
-    """Outcome of a successful push: the vendor's id for the contact."""
+    """Outcome of a successful push: the vendor's id for the contact or job."""
 
     external_id: str
     vendor: str
@@ -147,6 +180,18 @@ class CrmClient(Protocol):
         """Return the vendor id of the contact carrying ``lead_id``, or None if there is none."""
         ...
 
+    async def push_job(self, job: CrmJob) -> CrmPushResult:
+        """Create the job at the vendor, linked to its contact, or return the one already
+        stored for its call.
+
+        Raises CrmAuthError, CrmUnavailable or CrmRejected.
+        """
+        ...
+
+    async def find_job_by_call_id(self, call_id: str) -> str | None:
+        """Return the vendor id of the job carrying ``call_id``, or None if there is none."""
+        ...
+
 
 class CrmClientFactory(Protocol):
     """Signature of each vendor module's ``create_client``."""
@@ -188,3 +233,31 @@ def redact(text: str, secret: str) -> str:
     if not secret:
         return text
     return text.replace(secret, _REDACTED)
+
+
+def response_detail(response: httpx.Response, secret: str, *, limit: int = 200) -> str:
+    """The most readable reason in a vendor's error response, redacted, on one line, cut to
+    ``limit`` characters.
+
+    Picks ``message``, ``error``, ``errors`` or ``detail`` from a JSON object
+    (one level into a nested ``error`` object, as OpenAI-style APIs answer),
+    else the body's text. Call it only on a response whose body has been read.
+    """
+    text = response.text.strip()
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        nested = body.get("error")
+        if isinstance(nested, dict) and nested.get("message"):
+            body = nested
+        for key in ("message", "error", "errors", "detail"):
+            if body.get(key):
+                value = body[key]
+                text = value if isinstance(value, str) else json.dumps(value)
+                break
+    text = " ".join(redact(text, secret).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text

@@ -26,11 +26,30 @@ indexes the field as a keyword or as analysed text.
 ``source_name`` must name a lead source configured in the account, and
 ``record_type_name``/``status_name`` a contact workflow and status; a
 mismatch comes back as a 4xx and is raised as CrmRejected.
+
+Jobs (a dispatched call becomes one), as JobNimbus documents them:
+
+* ``POST /jobs`` creates a job; ``name``, ``record_type_name`` (a *job*
+  workflow, e.g. "Residential") and ``status_name`` (a status of that
+  workflow, e.g. "Lead") are required; ``primary`` (``{"id": <contact
+  jnid>}``) is the job's primary contact and ``related`` (a list of such
+  objects) links it to records; address fields are ``address_line1``,
+  ``city``, ``state_text`` and ``zip``. The answer is the job, with its ``jnid``;
+* ``GET /jobs?filter=<json>`` searches jobs exactly as contacts are searched.
+
+Our call id is stored in a *Text custom job field* (Settings -> Job Fields;
+job fields are numbered apart from contact fields), named by the
+``call_id_field`` option (default ``cf_string_2``), and looked up before a
+job is created, so a push whose answer was lost finds its job instead of
+creating a twin. The job workflow and status are the ``job_record_type_name``
+(default "Residential") and ``job_status_name`` (default "Lead") options,
+and must exist in the account.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -42,6 +61,7 @@ from eal.integrations.crm import (
     CrmAuthError,
     CrmContact,
     CrmError,
+    CrmJob,
     CrmPushResult,
     CrmRejected,
     CrmUnavailable,
@@ -51,12 +71,16 @@ from eal.kit.outbound import UnsafeUrl
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_CALL_ID_FIELD",
+    "DEFAULT_JOB_RECORD_TYPE_NAME",
+    "DEFAULT_JOB_STATUS_NAME",
     "DEFAULT_LEAD_ID_FIELD",
     "DEFAULT_RECORD_TYPE_NAME",
     "DEFAULT_STATUS_NAME",
     "DEFAULT_TIMEOUT_SECONDS",
     "VENDOR",
     "JobNimbusClient",
+    "call_id_value",
     "create_client",
     "lead_id_value",
 ]
@@ -67,11 +91,17 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_LEAD_ID_FIELD = "cf_string_1"
 DEFAULT_RECORD_TYPE_NAME = "Customer"
 DEFAULT_STATUS_NAME = "Lead"
+DEFAULT_CALL_ID_FIELD = "cf_string_2"
+DEFAULT_JOB_RECORD_TYPE_NAME = "Residential"
+DEFAULT_JOB_STATUS_NAME = "Lead"
 
 # Vendor text quoted in our error messages is cut to this many characters.
 _MAX_DETAIL_CHARS = 200
 # Statuses in the 4xx range that mean "try again later", not "bad request".
 _TRANSIENT_4XX = frozenset({408, 429})
+# Call ids that are not UUIDs are stored as given, so they must survive an
+# analysed text field unchanged: lowercase letters, digits and "_" stay one token.
+_PLAIN_CALL_ID = re.compile(r"[a-z0-9_]{1,100}")
 
 
 def lead_id_value(lead_id: str) -> str:
@@ -85,14 +115,35 @@ def lead_id_value(lead_id: str) -> str:
         raise ValueError(f"lead id must be a UUID, got {lead_id!r}") from None
 
 
+def call_id_value(call_id: str) -> str:
+    """Return the form in which ``call_id`` is stored at JobNimbus.
+
+    A UUID is stored as 32 lowercase hex digits, like a lead id; any other id
+    must be 1 to 100 lowercase letters, digits or underscores (``call_q4n8p2w7``)
+    and is stored as given, so an exact ``term`` match finds it whether the
+    field is indexed as a keyword or as analysed text. Raises ValueError otherwise.
+    """
+    value = call_id.strip()
+    try:
+        return uuid.UUID(value).hex
+    except ValueError:
+        pass
+    if _PLAIN_CALL_ID.fullmatch(value):
+        return value
+    raise ValueError(
+        f"call id must be a UUID or lowercase letters, digits and underscores, got {call_id!r}"
+    )
+
+
 class JobNimbusClient:
     """CrmClient for JobNimbus.
 
     ``http`` is an optional shared client whose pool is reused and which is
     never closed here; without it a client is created and closed per call.
-    Pushes for one lead must not run concurrently: the look-up-then-create in
-    :meth:`push_contact` makes sequential retries idempotent, but two calls
-    racing for the same lead can both create a contact.
+    Pushes for one lead (or call) must not run concurrently: the
+    look-up-then-create in :meth:`push_contact` and :meth:`push_job` makes
+    sequential retries idempotent, but two calls racing for the same lead can
+    both create a contact.
     """
 
     vendor = VENDOR
@@ -107,11 +158,21 @@ class JobNimbusClient:
         lead_id_field: str = DEFAULT_LEAD_ID_FIELD,
         record_type_name: str = DEFAULT_RECORD_TYPE_NAME,
         status_name: str = DEFAULT_STATUS_NAME,
+        call_id_field: str = DEFAULT_CALL_ID_FIELD,
+        job_record_type_name: str = DEFAULT_JOB_RECORD_TYPE_NAME,
+        job_status_name: str = DEFAULT_JOB_STATUS_NAME,
     ) -> None:
         if not api_key:
             raise ValueError("JobNimbus API key must not be empty")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        for name, value in (
+            ("call_id_field", call_id_field),
+            ("job_record_type_name", job_record_type_name),
+            ("job_status_name", job_status_name),
+        ):
+            if not value.strip():
+                raise ValueError(f"{name} must not be empty")
         self._api_key = api_key
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._http = http
@@ -119,6 +180,9 @@ class JobNimbusClient:
         self._lead_id_field = lead_id_field
         self._record_type_name = record_type_name
         self._status_name = status_name
+        self._call_id_field = call_id_field
+        self._job_record_type_name = job_record_type_name
+        self._job_status_name = job_status_name
 
     def __repr__(self) -> str:
         # Never show the key, even in debug output.
@@ -134,7 +198,7 @@ class JobNimbusClient:
         async with self._session() as http:
             # A previous attempt may have created the record and then lost the
             # response (timeout, crash): find it instead of creating a twin.
-            existing = await self._find(http, stored_id)
+            existing = await self._find(http, "/contacts", self._lead_id_field, stored_id)
             if existing is not None:
                 return CrmPushResult(external_id=existing, vendor=VENDOR)
             body = await self._request(
@@ -154,10 +218,44 @@ class JobNimbusClient:
         """
         stored_id = lead_id_value(lead_id)
         async with self._session() as http:
-            return await self._find(http, stored_id)
+            return await self._find(http, "/contacts", self._lead_id_field, stored_id)
 
-    async def _find(self, http: httpx.AsyncClient, stored_id: str) -> str | None:
-        query = {"must": [{"term": {self._lead_id_field: stored_id}}]}
+    async def push_job(self, job: CrmJob) -> CrmPushResult:
+        """Create ``job`` in JobNimbus, linked to its contact, unless a job for its call exists.
+
+        Returns the jnid of the existing or new job. Raises CrmAuthError,
+        CrmUnavailable or CrmRejected (an unknown contact jnid, workflow or
+        status is refused by JobNimbus); ValueError if the call id has no
+        stored form (see :func:`call_id_value`).
+        """
+        stored_id = call_id_value(job.call_id)
+        async with self._session() as http:
+            existing = await self._find(http, "/jobs", self._call_id_field, stored_id)
+            if existing is not None:
+                return CrmPushResult(external_id=existing, vendor=VENDOR)
+            body = await self._request(
+                http, "POST", "/jobs", json_body=self._job_payload(job, stored_id)
+            )
+        jnid = body.get("jnid") if isinstance(body, dict) else None
+        if not isinstance(jnid, str) or not jnid:
+            # The job may exist now; a retry finds it through the look-up.
+            raise CrmUnavailable("JobNimbus accepted the job but returned no jnid")
+        return CrmPushResult(external_id=jnid, vendor=VENDOR)
+
+    async def find_job_by_call_id(self, call_id: str) -> str | None:
+        """Return the jnid of the oldest job carrying ``call_id``, or None.
+
+        Raises CrmAuthError, CrmUnavailable or CrmRejected; ValueError if the
+        call id has no stored form.
+        """
+        stored_id = call_id_value(call_id)
+        async with self._session() as http:
+            return await self._find(http, "/jobs", self._call_id_field, stored_id)
+
+    async def _find(
+        self, http: httpx.AsyncClient, path: str, id_field: str, stored_id: str
+    ) -> str | None:
+        query = {"must": [{"term": {id_field: stored_id}}]}
         params = {
             "filter": json.dumps(query, separators=(",", ":")),
             # Oldest first: if duplicates ever slipped in, always pick the same one.
@@ -166,10 +264,11 @@ class JobNimbusClient:
             "size": "1",
             "fields": "jnid",
         }
-        body = await self._request(http, "GET", "/contacts", params=params)
+        body = await self._request(http, "GET", path, params=params)
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
-            raise CrmUnavailable("JobNimbus contact search returned no result list")
+            kind = "contact" if path == "/contacts" else "job"
+            raise CrmUnavailable(f"JobNimbus {kind} search returned no result list")
         for record in results:
             jnid = record.get("jnid") if isinstance(record, dict) else None
             if isinstance(jnid, str) and jnid:
@@ -190,11 +289,36 @@ class JobNimbusClient:
             "email": contact.email,
             "mobile_phone": _jobnimbus_phone(contact.phone) if contact.phone else None,
             "address_line1": contact.address,
+            "city": contact.city,
+            "state_text": contact.state,
             "zip": contact.postal_code,
             "source_name": contact.source,
             "description": contact.description,
         }
         # Omit unset fields rather than sending nulls that would blank the record.
+        payload.update({key: value for key, value in optional.items() if value})
+        return payload
+
+    def _job_payload(self, job: CrmJob, stored_id: str) -> dict[str, Any]:
+        contact = {"id": job.contact_external_id}
+        payload: dict[str, Any] = {
+            "record_type_name": self._job_record_type_name,
+            "status_name": self._job_status_name,
+            "name": job.name,
+            self._call_id_field: stored_id,
+            # primary makes the contact the job's customer; related lists the
+            # job on the contact's record, as linking in the JobNimbus UI does.
+            "primary": contact,
+            "related": [dict(contact)],
+        }
+        optional = {
+            "description": job.description,
+            "address_line1": job.address,
+            "city": job.city,
+            "state_text": job.state,
+            "zip": job.postal_code,
+            "source_name": job.source,
+        }
         payload.update({key: value for key, value in optional.items() if value})
         return payload
 
@@ -272,10 +396,19 @@ def create_client(
     """Registry factory: build a JobNimbusClient from vendor-neutral settings.
 
     Recognised ``options``: ``lead_id_field``, ``record_type_name``,
-    ``status_name``, ``timeout_seconds``. Unknown keys raise ValueError so a
-    misspelt setting is not silently ignored.
+    ``status_name`` (contacts), ``call_id_field``, ``job_record_type_name``,
+    ``job_status_name`` (jobs), ``timeout_seconds``. Unknown keys raise
+    ValueError so a misspelt setting is not silently ignored.
     """
-    known = {"lead_id_field", "record_type_name", "status_name", "timeout_seconds"}
+    known = {
+        "lead_id_field",
+        "record_type_name",
+        "status_name",
+        "call_id_field",
+        "job_record_type_name",
+        "job_status_name",
+        "timeout_seconds",
+    }
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(f"unknown JobNimbus options: {', '.join(unknown)}")
@@ -287,6 +420,9 @@ def create_client(
         lead_id_field=options.get("lead_id_field", DEFAULT_LEAD_ID_FIELD),
         record_type_name=options.get("record_type_name", DEFAULT_RECORD_TYPE_NAME),
         status_name=options.get("status_name", DEFAULT_STATUS_NAME),
+        call_id_field=options.get("call_id_field", DEFAULT_CALL_ID_FIELD),
+        job_record_type_name=options.get("job_record_type_name", DEFAULT_JOB_RECORD_TYPE_NAME),
+        job_status_name=options.get("job_status_name", DEFAULT_JOB_STATUS_NAME),
     )
 
 

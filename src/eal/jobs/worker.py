@@ -207,8 +207,14 @@ class JobWorker:
                 if down_since is None:
                     down_since = time.monotonic()
                     log.warning("jobs_database_unavailable", error=f"{type(exc).__name__}: {exc}")
-            except Exception:
-                log.exception("jobs_worker_crashed")
+            except Exception as exc:
+                if not any(c.is_closed() for c in connections):
+                    log.exception("jobs_worker_crashed")
+                elif down_since is None:
+                    # pgqueuer's own errors when the server dies under it
+                    # ("cannot switch to state ...") mean the database went away.
+                    down_since = time.monotonic()
+                    log.warning("jobs_database_unavailable", error=f"{type(exc).__name__}: {exc}")
             finally:
                 self.ready.clear()
                 for connection in connections:
@@ -260,6 +266,8 @@ class JobWorker:
             try:
                 await queue.listener_healthy(timeout=timedelta(seconds=1))
             except Exception:
+                # A dead connection fails at once: pause so the loop yields.
+                await asyncio.sleep(0.1)
                 continue
             self.ready.set()
             return

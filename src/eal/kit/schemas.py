@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     PlainSerializer,
     WithJsonSchema,
     field_validator,
@@ -22,8 +23,15 @@ from pydantic import (
 
 from eal.kit.clock import isoformat
 
-Timestamp = Annotated[datetime, PlainSerializer(isoformat, return_type=str, when_used="json")]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 """A datetime rendered as ISO 8601 UTC with milliseconds and a `Z`."""
+
+NON_BLANK = r"\S"
+"""The pattern of a text that must not be blank: bodies strip surrounding whitespace first."""
 
 MIN_YEAR = 1900
 MAX_YEAR = 2999
@@ -57,6 +65,31 @@ TimestampIn = Annotated[
     ),
 ]
 """A timestamp a client sends (body or query): timezone required, years 1900-2999, in UTC."""
+
+
+def omittable(*, schema: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """The default of a body field a client may leave out but must not send as null.
+
+    Type the field `T | None` and refuse None in a validator (a validator runs
+    only for values sent): validation and its error locations stay those of an
+    optional field, and the document shows `T` alone, without `null` or a
+    `null` default, as the server behaves. `schema` adds keywords to the
+    field's document (rules its validator checks).
+    """
+    extra = dict(schema or {})
+
+    def document(field_schema: dict[str, Any]) -> None:
+        field_schema.pop("default", None)
+        branches = field_schema.pop("anyOf", None)
+        if branches is not None:
+            kept = [branch for branch in branches if branch != {"type": "null"}]
+            if len(kept) == 1:
+                field_schema.update(kept[0])
+            else:
+                field_schema["anyOf"] = kept
+        field_schema.update(extra)
+
+    return Field(default=None, json_schema_extra=document, **kwargs)
 
 
 def text_problem(value: str) -> str | None:

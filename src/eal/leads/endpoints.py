@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 from starlette.responses import Response
 
 from eal.api.deps import RuntimeDep, TxDep
+from eal.api.openapi import UPSTREAM_ERROR
 from eal.api.paging import PageParams
 from eal.api.responses import model_response
 from eal.api.routing import api_router
@@ -43,7 +44,16 @@ async def list_leads(
     tx: TxDep,
     page: PageParams,
     pipeline_stage: PipelineStage | None = None,
-    source: Annotated[str | None, Query(max_length=64)] = None,
+    source: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            # Compared in its key form (letters and digits, lower case): a value with
+            # neither names no source (a 422, checked below).
+            json_schema_extra={"pattern": "[A-Za-z0-9]"},
+            description="e.g. google_ads (any spelling: 'Google Ads' is the same source)",
+        ),
+    ] = None,
     start_at: Annotated[TimestampIn | None, Query(description="ISO 8601, inclusive")] = None,
     end_at: Annotated[TimestampIn | None, Query(description="ISO 8601, inclusive")] = None,
 ) -> Page[LeadListItem]:
@@ -92,7 +102,7 @@ async def score_lead(lead_id: uuid.UUID, auth: LeadsWrite, tx: TxDep) -> LeadSco
     return await service.rescore_lead(tx, lead_id)
 
 
-@router.post("/leads/{lead_id}/push-to-crm", response_model=CrmPushOut)
+@router.post("/leads/{lead_id}/push-to-crm", response_model=CrmPushOut, responses=UPSTREAM_ERROR)
 async def push_to_crm(
     lead_id: uuid.UUID, auth: LeadsWrite, tx: TxDep, runtime: RuntimeDep
 ) -> CrmPushOut:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 __all__ = [
+    "EMAIL_JSON_SCHEMA",
     "MAX_PHONE_INPUT_LENGTH",
+    "PHONE_JSON_SCHEMA",
     "is_mobile_capable",
     "normalize_email",
     "normalize_phone",
@@ -24,6 +26,32 @@ __all__ = [
 #: Longer input is refused before parsing: no real number needs more, and it
 #: bounds the work done on hostile form data.
 MAX_PHONE_INPUT_LENGTH = 64
+
+#: How the OpenAPI document describes a phone number: JSON Schema cannot say
+#: "a number libphonenumber holds valid", so the custom format names the rule.
+PHONE_JSON_SCHEMA: dict[str, Any] = {
+    "format": "phone",
+    "description": "A valid phone number: E.164 (+16785550142) or a US national form; "
+    "stored as E.164.",
+    "examples": ["+16785550142"],
+}
+
+
+def _any_case(name: str) -> str:
+    # JSON Schema patterns have no case-insensitive flag; domains are compared in any case.
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in name)
+
+
+#: How the OpenAPI document describes an email address: valid syntax whose
+#: domain is not a special-use name (.test, .local, .invalid ...), which
+#: email-validator refuses as undeliverable.
+EMAIL_JSON_SCHEMA: dict[str, Any] = {
+    "format": "email",
+    "pattern": r"^[^@]+@(?!(?:[^@]*\.)?(?:"
+    + "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+    + r")\.?$)",
+    "examples": ["sarah.mitchell@example.com"],
+}
 
 # Types that can receive SMS. US numbers are mostly FIXED_LINE_OR_MOBILE
 # because the numbering plan does not tell the two apart.

@@ -11,15 +11,17 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
 )
+from pydantic.config import JsonValue
 
 from eal import geo
 from eal.kit.paging import Page
-from eal.kit.schemas import StrictBody, Timestamp, TimestampIn
-from eal.leads.phone import normalize_email, normalize_phone
+from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn, omittable
+from eal.leads.phone import EMAIL_JSON_SCHEMA, PHONE_JSON_SCHEMA, normalize_email, normalize_phone
 from eal.leads.scoring import normalize_source
 
 #: No single text field may be longer; the issue's "huge string" bound.
@@ -60,6 +62,14 @@ def _size_text(value: Any) -> Any:
     return _blank_to_none(value)
 
 
+def _whole_number(value: Any) -> Any:
+    # JSON has one number type: 92.0 is the integer 92 (as JSON Schema says). Strings,
+    # booleans and fractions are still refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _source_key(value: str | None) -> str | None:
     # One spelling per source ("Google Ads" -> "google_ads"), as scoring weights
     # and the list filter use it.
@@ -69,8 +79,14 @@ def _source_key(value: str | None) -> str | None:
 # Optional text: blank means absent, and each kind has its length bound.
 ShortText = Annotated[Annotated[str, Field(max_length=200)] | None, BeforeValidator(_blank_to_none)]
 Label = Annotated[Annotated[str, Field(max_length=64)] | None, BeforeValidator(_blank_to_none)]
-EmailText = Annotated[Annotated[str, Field(max_length=320)] | None, BeforeValidator(_blank_to_none)]
-PhoneText = Annotated[Annotated[str, Field(max_length=64)] | None, BeforeValidator(_blank_to_none)]
+EmailText = Annotated[
+    Annotated[str, Field(max_length=320, json_schema_extra=EMAIL_JSON_SCHEMA)] | None,
+    BeforeValidator(_blank_to_none),
+]
+PhoneText = Annotated[
+    Annotated[str, Field(max_length=64, json_schema_extra=PHONE_JSON_SCHEMA)] | None,
+    BeforeValidator(_blank_to_none),
+]
 PostalText = Annotated[Annotated[str, Field(max_length=20)] | None, BeforeValidator(_blank_to_none)]
 AddressText = Annotated[
     Annotated[str, Field(max_length=1000)] | None, BeforeValidator(_blank_to_none)
@@ -86,8 +102,43 @@ def _email(value: str | None) -> str | None:
     return None if value is None else normalize_email(value)
 
 
+#: The contact rule of a new lead, in the document: an email, or a name and a company.
+_CONTACT_RULE: list[JsonValue] = [
+    {"required": ["email"], "properties": {"email": {"type": "string"}}},
+    {
+        "required": ["name", "company"],
+        "properties": {
+            "name": {"type": "string", "pattern": NON_BLANK},
+            "company": {"type": "string", "pattern": NON_BLANK},
+        },
+    },
+]
+
+
 class LeadCreate(StrictBody):
-    """POST /leads. At least one of email, or name + company (checked by the service)."""
+    """POST /leads. At least one of email, or name + company (checked by the service).
+
+    Blank text fields mean "not given"; `form_submitted_at` must not be before
+    `form_started_at`.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": _CONTACT_RULE,
+            "examples": [
+                {
+                    "name": "Sarah Mitchell",
+                    "email": "sarah.mitchell@example.com",
+                    "phone": "+16785550142",
+                    "source": "website",
+                    "industry": "residential",
+                    "pipeline_stage": "new",
+                    "postal_code": "30075",
+                    "message": "Water coming through the basement ceiling after the storm.",
+                }
+            ],
+        }
+    )
 
     name: ShortText = None
     company: ShortText = None
@@ -149,14 +200,22 @@ PATCHABLE_FIELDS = (
 
 
 class LeadUpdate(StrictBody):
-    """PATCH /leads/{id}: whitelisted fields only; an explicit null clears a field."""
+    """PATCH /leads/{id}: whitelisted fields only; an explicit null clears a field.
+
+    `lead_score` and `pipeline_stage` always have a value: they may be left
+    out, not cleared. The lead must keep an email, or a name and a company.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"pipeline_stage": "won", "lead_score": 92}]}
+    )
 
     name: ShortText = None
     company: ShortText = None
     email: EmailText = None
     source: SourceText = None
-    lead_score: Annotated[int, Field(ge=0, le=100, strict=True)] | None = None
-    pipeline_stage: PipelineStage | None = None
+    lead_score: Annotated[int, Field(ge=0, le=100, strict=True)] | None = omittable()
+    pipeline_stage: PipelineStage | None = omittable()
     industry: Label = None
     company_size: SizeText = None
     pain_points: LongText = None
@@ -168,6 +227,11 @@ class LeadUpdate(StrictBody):
     @classmethod
     def _valid_email(cls, value: str | None) -> str | None:
         return _email(value)
+
+    @field_validator("lead_score", mode="before")
+    @classmethod
+    def _json_integer(cls, value: Any) -> Any:
+        return _whole_number(value)
 
     @field_validator("lead_score", "pipeline_stage")
     @classmethod

@@ -28,6 +28,10 @@ from eal.leads.schemas import (
 )
 from eal.leads.scoring import LeadSignals, ScoreResult, score_lead
 from eal.leads.scoring_inputs import scoring_context
+from eal.outreach import service as outreach
+from eal.outreach.schemas import StopReason
+
+_CLOSING_STAGES = {"won": StopReason.WON, "lost": StopReason.LOST}
 
 
 def check_contact(name: str | None, company: str | None, email: str | None) -> None:
@@ -183,6 +187,11 @@ async def update_lead(tx: Tx, lead_id: uuid.UUID, body: LeadUpdate) -> LeadOut:
     await events.record(
         tx, Action.LEAD_UPDATED, {"lead_id": str(lead_id), "diff": changes}, data=lead
     )
+    stage = changes.get("pipeline_stage", {}).get("to")
+    if stage in _CLOSING_STAGES:
+        # A won or lost lead gets no more outreach: its sequences stop here,
+        # in the same transaction as the stage change.
+        await outreach.stop_enrollments(tx, reason=_CLOSING_STAGES[stage], lead_id=lead_id)
     return lead
 
 

@@ -9,18 +9,27 @@ from typing import Annotated, Any, Literal, get_args
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eal.apikeys.schemas import ApiKeyCreated
 from eal.auth.scopes import GrantScope
 from eal.geo import ServiceArea
 from eal.kit.paging import Page
-from eal.kit.schemas import StrictBody, Timestamp, TimestampIn
+from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn, omittable
+from eal.leads.phone import EMAIL_JSON_SCHEMA
 from eal.leads.scoring_weights import MAX_SOURCE_WEIGHT
-from eal.outreach.settings import EmailSettingsIn, OutreachSettingsIn, SmsSettingsIn
+from eal.organizations.vendor_settings import (
+    SECRET_PATTERN,
+    VENDOR_URL_PATTERN,
+    EmailSettings,
+    OutreachSettings,
+    SmsSettings,
+    SmsSettingsCreate,
+)
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NON_BLANK})]
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+_LOCALE = re.compile(LOCALE_PATTERN)
 Industry = Literal[
     "restoration",
     "water_damage",
@@ -67,15 +76,30 @@ class LeadScoringSettings(StrictBody):
     ) = None
 
 
+CrmApiKey = Annotated[
+    str, Field(min_length=8, max_length=500, json_schema_extra={"pattern": SECRET_PATTERN})
+]
+
+
 class CrmSettingsIn(StrictBody):
     """CRM credentials; the api_key is stored encrypted and never returned."""
 
     vendor: Literal["jobnimbus"]
-    api_key: Annotated[str, Field(min_length=8, max_length=500)] | None = Field(
+    api_key: CrmApiKey | None = Field(
         default=None,
         description="Required the first time; omit it to keep the stored key and change the rest.",
     )
-    base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = Field(
+    base_url: (
+        Annotated[
+            str,
+            Field(
+                pattern=r"^https?://",
+                max_length=500,
+                json_schema_extra={"pattern": VENDOR_URL_PATTERN, "format": "uri"},
+            ),
+        ]
+        | None
+    ) = Field(
         default=None,
         description="The vendor's API base URL (tests, sandboxes); checked like webhook URLs.",
     )
@@ -86,23 +110,50 @@ class CrmSettingsIn(StrictBody):
     )
 
 
+class CrmSettingsCreate(CrmSettingsIn):
+    """CRM credentials of a new organization: nothing is stored yet, so the api_key is required."""
+
+    api_key: CrmApiKey  # type: ignore[assignment]
+
+
 class IntegrationsIn(StrictBody):
     """Integration settings (each may be null to remove it)."""
 
     crm: CrmSettingsIn | None = None
-    sms: SmsSettingsIn | None = None
-    email: EmailSettingsIn | None = None
+    sms: SmsSettings | None = None
+    email: EmailSettings | None = None
+
+
+class IntegrationsCreate(IntegrationsIn):
+    """Integration settings of a new organization: each one's secret is required."""
+
+    crm: CrmSettingsCreate | None = None
+    sms: SmsSettingsCreate | None = None
+
+
+TIME_ZONE_SCHEMA = {
+    # JSON Schema cannot list the tz database; the format names the rule.
+    "format": "time-zone",
+    "description": "An IANA time zone name: Area/Location (America/New_York), or UTC.",
+    "examples": ["America/New_York"],
+}
 
 
 class SettingsIn(StrictBody):
-    """Organization settings accepted on create and PATCH (merged key by key)."""
+    """Organization settings accepted on create and PATCH (merged key by key).
 
-    timezone: str | None = None
-    default_locale: str | None = None
+    `timezone` and `default_locale` always have a value: leave them out to keep
+    them. The other parts may be null to remove them.
+    """
+
+    timezone: str | None = omittable(schema=TIME_ZONE_SCHEMA)
+    default_locale: str | None = omittable(
+        schema={"pattern": LOCALE_PATTERN, "examples": ["en-US"]}
+    )
     service_area: ServiceArea | None = None
     lead_scoring: LeadScoringSettings | None = None
     integrations: IntegrationsIn | None = None
-    outreach: OutreachSettingsIn | None = None
+    outreach: OutreachSettings | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -121,13 +172,32 @@ class SettingsIn(StrictBody):
         return value
 
 
+class SettingsCreate(SettingsIn):
+    """The settings of a new organization."""
+
+    integrations: IntegrationsCreate | None = None
+
+
 class OrganizationCreate(StrictBody):
     """POST /organizations: a child of the calling organization."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "PuroClean of West Cobb",
+                    "industry": "restoration",
+                    "settings": {"timezone": "America/New_York"},
+                    "primary_admin_email": "owner@example.com",
+                }
+            ]
+        }
+    )
+
     name: Name
     industry: Industry = "restoration"
-    settings: SettingsIn | None = None
-    primary_admin_email: str | None = None
+    settings: SettingsCreate | None = None
+    primary_admin_email: Annotated[str, Field(json_schema_extra=EMAIL_JSON_SCHEMA)] | None = None
 
     @field_validator("primary_admin_email")
     @classmethod
@@ -141,10 +211,29 @@ class OrganizationCreate(StrictBody):
 
 
 class OrganizationUpdate(StrictBody):
-    """PATCH /organizations/{id}."""
+    """PATCH /organizations/{id}: `name` and `settings` may be left out, not null."""
 
-    name: Name | None = None
-    settings: SettingsIn | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"settings": {"timezone": "America/New_York", "default_locale": "en-US"}},
+                {
+                    "settings": {
+                        "integrations": {
+                            "crm": {
+                                "vendor": "jobnimbus",
+                                "api_key": "jn_live_0123456789abcdef",
+                                "lead_id_field": "cf_string_7",
+                            }
+                        }
+                    }
+                },
+            ]
+        }
+    )
+
+    name: Name | None = omittable()
+    settings: SettingsIn | None = omittable()
 
     @field_validator("name", "settings")
     @classmethod
@@ -155,11 +244,25 @@ class OrganizationUpdate(StrictBody):
 
 
 class GrantCreate(StrictBody):
-    """POST /organizations/{id}/grants."""
+    """POST /organizations/{id}/grants: the parent must be this organization's parent."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "parent_organization_id": "ab12c3d4-e5f6-7890-abcd-ef1234567890",
+                    "scopes": ["leads.read", "calls.read", "audit_log.read"],
+                    "expires_at": "2027-04-27T00:00:00.000Z",
+                }
+            ]
+        }
+    )
 
     parent_organization_id: uuid.UUID
-    scopes: list[GrantScope] = Field(min_length=1, max_length=len(GrantScope))
-    expires_at: TimestampIn
+    scopes: list[GrantScope] = Field(
+        min_length=1, max_length=len(GrantScope), json_schema_extra={"uniqueItems": True}
+    )
+    expires_at: TimestampIn = Field(description="In the future.")
 
     @field_validator("scopes")
     @classmethod

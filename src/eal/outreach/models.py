@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -53,9 +54,7 @@ outreach_enrollments = Table(
     metadata,
     uuid_pk(),
     organization_id(),
-    Column(
-        "sequence_id", UUID(as_uuid=True), ForeignKey("outreach_sequences.id"), nullable=False
-    ),
+    Column("sequence_id", UUID(as_uuid=True), ForeignKey("outreach_sequences.id"), nullable=False),
     Column("lead_id", UUID(as_uuid=True), ForeignKey("leads.id")),
     Column("prospect_id", UUID(as_uuid=True)),
     Column("address", Text, nullable=False),
@@ -64,6 +63,7 @@ outreach_enrollments = Table(
     Column("next_step", Integer, nullable=False, server_default=text("0")),
     timestamptz("next_due_at", nullable=True),
     timestamptz("paused_until", nullable=True),
+    Column("environment", Text, nullable=False, server_default="live"),
     timestamptz("enrolled_at", default_now=True),
     timestamptz("finished_at", nullable=True),
     timestamptz("created_at", default_now=True),
@@ -77,6 +77,9 @@ outreach_enrollments = Table(
         name="outreach_enrollments_stop_reason_check",
     ),
     CheckConstraint("next_step >= 0", name="outreach_enrollments_next_step_check"),
+    CheckConstraint(
+        "environment IN ('live', 'test')", name="outreach_enrollments_environment_check"
+    ),
     CheckConstraint(
         "lead_id IS NOT NULL OR prospect_id IS NOT NULL", name="outreach_enrollments_person"
     ),
@@ -113,6 +116,17 @@ Index(
     outreach_enrollments.c.lead_id,
     postgresql_where=_RUNNING,
 )
+Index(
+    "outreach_enrollments_due_idx",
+    outreach_enrollments.c.sequence_id,
+    outreach_enrollments.c.next_due_at,
+    postgresql_where=_RUNNING,
+)
+Index(
+    "outreach_enrollments_sweep_idx",
+    outreach_enrollments.c.next_due_at,
+    postgresql_where=_RUNNING,
+)
 
 outreach_messages = Table(
     "outreach_messages",
@@ -139,6 +153,7 @@ outreach_messages = Table(
     Column("reply_to_message_id", UUID(as_uuid=True), ForeignKey("outreach_messages.id")),
     Column("classification", Text),
     Column("email_message_id", Text),
+    Column("job_id", BigInteger),
     timestamptz("opened_at", nullable=True),
     timestamptz("sent_at", nullable=True),
     timestamptz("delivered_at", nullable=True),
@@ -207,6 +222,16 @@ Index(
     unique=True,
     postgresql_where=outreach_messages.c.enrollment_id.isnot(None),
 )
+Index(
+    "outreach_messages_sending_idx",
+    outreach_messages.c.job_id,
+    postgresql_where=text("status = 'sending'"),
+)
+Index(
+    "outreach_messages_reply_idx",
+    outreach_messages.c.reply_to_message_id,
+    postgresql_where=outreach_messages.c.reply_to_message_id.isnot(None),
+)
 
 outreach_message_events = Table(
     "outreach_message_events",
@@ -244,9 +269,7 @@ outreach_suppressions = Table(
     timestamptz("created_at", default_now=True),
     UniqueConstraint("organization_id", "channel", "address"),
     CheckConstraint("channel IN ('sms', 'email')", name="outreach_suppressions_channel_check"),
-    CheckConstraint(
-        "reason ~ '^[a-z][a-z0-9_]{0,63}$'", name="outreach_suppressions_reason_check"
-    ),
+    CheckConstraint("reason ~ '^[a-z][a-z0-9_]{0,63}$'", name="outreach_suppressions_reason_check"),
 )
 Index(
     "outreach_suppressions_page_idx",

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eal import geo
 from eal.kit.clock import utcnow
@@ -35,11 +35,25 @@ class WeatherEventType(StrEnum):
 class WeatherEventCreate(StrictBody):
     """POST /weather-events: a storm, freeze, flood... that hit these postal codes."""
 
-    event_type: WeatherEventType
-    postal_codes: list[Annotated[str, Field(max_length=10)]] = Field(
-        min_length=1, max_length=MAX_POSTAL_CODES
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_type": "storm",
+                    "postal_codes": ["30075", "30076"],
+                    "occurred_at": "2026-04-26T21:00:00Z",
+                    "severity": "severe",
+                    "description": "Severe thunderstorm with hail and flash flooding",
+                }
+            ]
+        }
     )
-    occurred_at: TimestampIn
+
+    event_type: WeatherEventType
+    postal_codes: list[
+        Annotated[str, Field(max_length=10, json_schema_extra={"pattern": geo.POSTAL_CODE_PATTERN})]
+    ] = Field(min_length=1, max_length=MAX_POSTAL_CODES)
+    occurred_at: TimestampIn = Field(description="When it happened: not in the future.")
     severity: Severity | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
 

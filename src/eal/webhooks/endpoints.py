@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path
 
 from eal.api.deps import RuntimeDep, TxDep
 from eal.api.paging import PageParams
@@ -16,6 +16,7 @@ from eal.auth.scopes import Scope
 from eal.kit.paging import Page
 from eal.webhooks import service
 from eal.webhooks.schemas import (
+    DELIVERY_ID_PATTERN,
     DeliveryOut,
     DeliveryPage,
     SecretRotated,
@@ -96,7 +97,16 @@ async def list_deliveries(
     response_model=DeliveryOut,
 )
 async def redeliver(
-    webhook_id: uuid.UUID, delivery_id: str, auth: WebhooksWrite, tx: TxDep
+    webhook_id: uuid.UUID,
+    # Any other id is simply not found (a 404).
+    delivery_id: Annotated[
+        str,
+        Path(
+            description="whd_ + 32 hex digits", json_schema_extra={"pattern": DELIVERY_ID_PATTERN}
+        ),
+    ],
+    auth: WebhooksWrite,
+    tx: TxDep,
 ) -> DeliveryOut:
     """Send a delivery again (same id and body) with a fresh retry schedule."""
     return await service.redeliver(tx, webhook_id, delivery_id)

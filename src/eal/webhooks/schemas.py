@@ -6,14 +6,35 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.config import JsonDict
 
 from eal.events import EVENT_TYPES
 from eal.kit.paging import Page
-from eal.kit.schemas import StrictBody, Timestamp
+from eal.kit.schemas import StrictBody, Timestamp, omittable
 
-Url = Annotated[str, Field(min_length=1, max_length=2048)]
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        json_schema_extra={
+            "format": "uri",
+            # A host, no credentials, no whitespace; checked with its addresses on save.
+            "pattern": r"^https://[^\s/?#@]+([/?#]\S*)?$",
+            "description": "An https:// URL whose host resolves to public addresses only "
+            "(http:// and private addresses only with EAL_ALLOW_PRIVATE_WEBHOOK_URLS=1).",
+        },
+    ),
+]
 Description = Annotated[str, Field(max_length=500)]
+#: The document's form of an events list: known names, at least one, none twice.
+EVENTS_SCHEMA: JsonDict = {
+    "items": {"type": "string", "enum": list(EVENT_TYPES)},
+    "minItems": 1,
+    "uniqueItems": True,
+}
+DELIVERY_ID_PATTERN = r"^whd_[0-9a-fA-F]{32}$"
 SECRET_WARNING = "Save this signing_secret now. It will not be shown again."
 DELIVERY_ID_PREFIX = "whd_"
 
@@ -74,8 +95,20 @@ def check_events(value: list[str]) -> list[str]:
 class WebhookCreate(StrictBody):
     """POST /webhooks."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://crm-bridge.example.com/webhook",
+                    "events": ["call.qualified", "lead.created", "claim.scope.ready"],
+                    "description": "Production CRM bridge",
+                }
+            ]
+        }
+    )
+
     url: Url
-    events: list[str] = Field(max_length=len(EVENT_TYPES))
+    events: list[str] = Field(max_length=len(EVENT_TYPES), json_schema_extra=EVENTS_SCHEMA)
     description: Description | None = None
 
     @field_validator("events")
@@ -85,11 +118,19 @@ class WebhookCreate(StrictBody):
 
 
 class WebhookUpdate(StrictBody):
-    """PATCH /webhooks/{id}: only the fields sent change."""
+    """PATCH /webhooks/{id}: only the fields sent change (`events` and `enabled` may not be null)."""
 
-    events: list[str] | None = Field(default=None, max_length=len(EVENT_TYPES))
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"events": ["lead.created", "lead.updated"], "enabled": True}]
+        }
+    )
+
+    events: Annotated[list[str], Field(max_length=len(EVENT_TYPES))] | None = omittable(
+        schema=EVENTS_SCHEMA
+    )
     description: Description | None = None
-    enabled: StrictBool | None = None
+    enabled: StrictBool | None = omittable()
 
     @field_validator("events")
     @classmethod
@@ -157,7 +198,7 @@ class SecretRotated(BaseModel):
 class DeliveryOut(BaseModel):
     """One delivery attempt (or a delivery still waiting for its attempt)."""
 
-    id: str
+    id: str = Field(json_schema_extra={"pattern": DELIVERY_ID_PATTERN})
     event: str
     status: str
     response_status: int | None

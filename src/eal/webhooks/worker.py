@@ -295,10 +295,12 @@ class DeliveryWorker:
             self._claim_failures = 0
             self._claim_pause = CLAIM_RETRY_SECONDS
             if _is_outage(exc):
+                # The driver's message, without the statement SQLAlchemy appends.
+                reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
                 log.warning(
                     "webhook_claims_failing",
                     worker=self.worker_id,
-                    error=f"{type(exc).__name__}: {exc}",
+                    error=f"{type(reason).__name__}: {reason}",
                 )
             else:
                 # Not the database going away: the traceback is worth its lines, once.

@@ -32,9 +32,11 @@ CREATE POLICY outreach_sequences_tenant ON outreach_sequences
   USING (organization_id = eal_current_org()) WITH CHECK (organization_id = eal_current_org());
 GRANT SELECT, INSERT, UPDATE ON outreach_sequences TO eal_app;
 
--- One person in one sequence. next_step is the index of the next step to send;
--- a step's message row (below) is unique per (enrollment, step), so a step is
--- sent at most once whatever the workers and retries do.
+-- One person in one sequence. next_step is the index of the next step to send,
+-- due at next_due_at (a paused enrollment's is its paused_until); a step's
+-- message row (below) is unique per (enrollment, step), so a step is sent at
+-- most once whatever the workers and retries do. environment: a test key's
+-- enrollments are simulated, never sent.
 CREATE TABLE outreach_enrollments (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   organization_id uuid NOT NULL REFERENCES organizations(id),
@@ -49,6 +51,7 @@ CREATE TABLE outreach_enrollments (
   next_step integer NOT NULL DEFAULT 0 CHECK (next_step >= 0),
   next_due_at timestamptz,
   paused_until timestamptz,
+  environment text NOT NULL DEFAULT 'live' CHECK (environment IN ('live', 'test')),
   enrolled_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now(),
@@ -66,6 +69,11 @@ CREATE INDEX outreach_enrollments_address_idx
   ON outreach_enrollments (organization_id, address) WHERE status IN ('active', 'paused');
 CREATE INDEX outreach_enrollments_lead_running_idx
   ON outreach_enrollments (organization_id, lead_id) WHERE status IN ('active', 'paused');
+-- A sequence run claims its due enrollments; the minute sweep finds the due sequences.
+CREATE INDEX outreach_enrollments_due_idx
+  ON outreach_enrollments (sequence_id, next_due_at) WHERE status IN ('active', 'paused');
+CREATE INDEX outreach_enrollments_sweep_idx
+  ON outreach_enrollments (next_due_at) WHERE status IN ('active', 'paused');
 ALTER TABLE outreach_enrollments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach_enrollments FORCE ROW LEVEL SECURITY;
 CREATE POLICY outreach_enrollments_tenant ON outreach_enrollments
@@ -97,6 +105,7 @@ CREATE TABLE outreach_messages (
   reply_to_message_id uuid REFERENCES outreach_messages(id),
   classification text,
   email_message_id text,
+  job_id bigint,
   opened_at timestamptz,
   sent_at timestamptz,
   delivered_at timestamptz,
@@ -121,6 +130,12 @@ CREATE INDEX outreach_messages_email_id_idx
 -- The exactly-once rule of sequence steps.
 CREATE UNIQUE INDEX outreach_messages_step_idx
   ON outreach_messages (enrollment_id, step_index) WHERE enrollment_id IS NOT NULL;
+-- Messages a job was sending when it stopped (a killed worker) are found by its id.
+CREATE INDEX outreach_messages_sending_idx
+  ON outreach_messages (job_id) WHERE status = 'sending';
+-- Replies to a message (sequence stats).
+CREATE INDEX outreach_messages_reply_idx
+  ON outreach_messages (reply_to_message_id) WHERE reply_to_message_id IS NOT NULL;
 ALTER TABLE outreach_messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach_messages FORCE ROW LEVEL SECURITY;
 CREATE POLICY outreach_messages_tenant ON outreach_messages
