@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from xml.etree import ElementTree
 
@@ -14,6 +15,7 @@ from tests.integrations.fake_twilio import FakeTwilio, run_fake_twilio
 from tests.outreach.support import (
     FROM_NUMBER,
     OUTREACH,
+    create_lead,
     message_rows,
     outreach_tenant,
     twilio_account,
@@ -222,3 +224,50 @@ async def test_a_custom_help_reply_is_used(
     assert await text_in(client, twilio, tenant, "+17705550197", "info") == (
         "Help Reply Co: call 770-555-0100. Reply STOP to opt out."
     )
+
+
+async def test_an_sms_reply_stops_the_senders_sequence_and_an_opt_out_counts(
+    client: httpx.AsyncClient, factory: Factory, db: Database, twilio: FakeTwilio
+) -> None:
+    tenant = await outreach_tenant(client, factory, "SMS Reply Co", twilio=twilio, account=ACCOUNT)
+    replier = await create_lead(
+        client, tenant, name="Ana Ruiz", company="Ruiz PM", phone="(770) 555-0181"
+    )
+    quitter = await create_lead(
+        client, tenant, name="Bo Lee", company="Lee PM", phone="+17705550182"
+    )
+    r = await client.post(
+        f"{OUTREACH}/sequences",
+        json={
+            "name": "SMS",
+            "channel": "sms",
+            "steps": [{"delay": "1d", "body": "Hi {{ first_name }}"}],
+        },
+        headers=tenant.headers,
+    )
+    sequence_id = r.json()["id"]
+    r = await client.post(
+        f"{OUTREACH}/sequences/{sequence_id}/enrollments",
+        json={"lead_ids": [replier["id"], quitter["id"]]},
+        headers=tenant.headers,
+    )
+    assert r.json()["enrolled"] == 2
+
+    assert (
+        await text_in(client, twilio, tenant, "+17705550181", "Yes, can you come Thursday?") is None
+    )
+    assert await text_in(client, twilio, tenant, "+17705550182", "stop texting me") is not None
+    listed = (
+        await client.get(f"{OUTREACH}/sequences/{sequence_id}/enrollments", headers=tenant.headers)
+    ).json()["data"]
+    reasons = {e["lead_id"]: (e["status"], e["stop_reason"]) for e in listed}
+    assert reasons == {
+        replier["id"]: ("stopped", "replied"),
+        quitter["id"]: ("stopped", "opted_out"),
+    }
+    inbound = [m for m in await message_rows(db, tenant.id) if m["direction"] == "inbound"]
+    assert {m["lead_id"] for m in inbound} == {uuid.UUID(replier["id"]), uuid.UUID(quitter["id"])}
+    stats = (await client.get(f"{OUTREACH}/sequences", headers=tenant.headers)).json()["data"][0][
+        "stats"
+    ]
+    assert (stats["enrolled"], stats["replied"], stats["opted_out"]) == (2, 1, 1)

@@ -101,7 +101,7 @@ _STATS = text(
                  AND r.classification IS DISTINCT FROM 'opt_out'
                  AND r.classification IS DISTINCT FROM 'opt_in'
                  AND r.classification IS DISTINCT FROM 'help'
-           )) AS replied
+           ) OR e.stop_reason = 'replied') AS replied
     FROM outreach_enrollments e
     JOIN outreach_sequences q ON q.id = e.sequence_id
     WHERE e.organization_id = :org AND e.sequence_id = ANY(:ids)
