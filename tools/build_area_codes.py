@@ -41,7 +41,8 @@ def state_of(description: str, names: dict[str, str], codes: set[str]) -> str | 
     return code
 
 
-def main() -> None:
+def build() -> dict[str, str]:
+    """Area code -> state code, from phonenumbers' geocoding data."""
     raw = json.loads(RULES.read_text("utf-8"))
     names = {fold(n): code for code, aliases in raw["us_states"].items() for n in aliases}
     codes = set(raw["us_states"])
@@ -59,12 +60,17 @@ def main() -> None:
                 votes[code] += 1
         if votes:
             table[str(npa)] = votes.most_common(1)[0][0]
+    return dict(sorted(table.items()))
+
+
+def main() -> None:
+    table = build()
     document = {
         "_about": (
             "US area code -> state (USPS code), built by tools/build_area_codes.py from "
             f"phonenumbers {phonenumbers.__version__}'s geocoding data."
         ),
-        "area_codes": dict(sorted(table.items())),
+        "area_codes": table,
     }
     OUT.write_text(json.dumps(document, indent=0, sort_keys=False) + "\n", "utf-8")
     print(f"{len(table)} area codes -> {OUT.relative_to(ROOT)}")
