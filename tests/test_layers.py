@@ -41,6 +41,8 @@ LAYERS: dict[str, int] = {
     "eal.webhooks": 3,
     "eal.audit": 3,
     "eal.outreach": 3,
+    "eal.calls": 3,
+    "eal.places": 0,
     "eal.app": 4,
     "eal.worker": 4,
     "eal.cli": 4,

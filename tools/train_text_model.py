@@ -67,6 +67,9 @@ def train(
     name: str,
     prepare: str | None,
     config: FeatureConfig | None = None,
+    label: str = "label",
+    c_grid: tuple[float, ...] = C_GRID,
+    min_df: int = MIN_DF,
 ) -> dict[str, Any]:
     """Train on the corpus's training split; the model as a JSON-ready dict."""
     from sklearn.feature_extraction import DictVectorizer
@@ -75,13 +78,13 @@ def train(
 
     config = config or FeatureConfig()
     prepare_text = _prepare_function(prepare)
-    examples = read_corpus(corpus)
+    examples = read_corpus(corpus, label)
     train_set, heldout = split(examples)
     train_set = sorted(train_set, key=lambda e: (e.text, e.label))
     vectors = [features(prepare_text(e.text), config) for e in train_set]
     labels = [e.label for e in train_set]
     df = Counter(name for vector in vectors for name in vector)
-    vocabulary = sorted(feature for feature, count in df.items() if count >= MIN_DF)
+    vocabulary = sorted(feature for feature, count in df.items() if count >= min_df)
     kept = set(vocabulary)
     vectorizer = DictVectorizer(sort=True)
     vectorizer.fit([{feature: 1.0 for feature in vocabulary}])
@@ -91,20 +94,30 @@ def train(
 
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
     cv_scores = {}
-    for c in C_GRID:
+    for c in c_grid:
         model = LogisticRegression(C=c, solver=SOLVER, max_iter=5000, tol=1e-8)
         cv_scores[c] = float(cross_val_score(model, matrix, labels, cv=folds).mean())
-    best_c = max(C_GRID, key=lambda c: (round(cv_scores[c], 6), -c))
+    best_c = max(c_grid, key=lambda c: (round(cv_scores[c], 6), -c))
     final = LogisticRegression(C=best_c, solver=SOLVER, max_iter=5000, tol=1e-8)
     out_of_fold = cross_val_predict(
         final, matrix, labels, cv=folds, method="decision_function"
     ).tolist()
     final.fit(matrix, labels)
     classes = [str(c) for c in final.classes_]
+    coef_rows, intercept = final.coef_, final.intercept_
+    if len(classes) == 2:
+        # A binary model has one score z for the second class. Scores (-z/2, z/2) give
+        # the same probabilities through a softmax (sigmoid(z)), so the file keeps its
+        # one-row-per-class form and inference has one code path.
+        import numpy as np
+
+        coef_rows = np.vstack([-coef_rows[0] / 2, coef_rows[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        out_of_fold = [[-z / 2, z / 2] for z in out_of_fold]
     temperature = fit_temperature(out_of_fold, [classes.index(label) for label in labels])
 
     names = vectorizer.get_feature_names_out()
-    coef = final.coef_.T  # rows: features, columns: classes
+    coef = coef_rows.T  # rows: features, columns: classes
     weights = {
         str(feature): [round(float(w), DECIMALS) for w in coef[i]]
         for i, feature in enumerate(names)
@@ -114,15 +127,16 @@ def train(
         "name": name,
         "classes": classes,
         "features": config.to_json(),
-        "bias": [round(float(b), DECIMALS) for b in final.intercept_],
+        "bias": [round(float(b), DECIMALS) for b in intercept],
         "temperature": temperature,
         "training": {
             "corpus": corpus.name,
             "corpus_sha256": hashlib.sha256(corpus.read_bytes()).hexdigest(),
             "prepare": prepare,
+            "label": label,
             "examples": len(train_set),
             "heldout_percent": HELDOUT_PERCENT,
-            "min_df": MIN_DF,
+            "min_df": min_df,
             "C": best_c,
             "cv_accuracy": {str(c): round(s, 4) for c, s in cv_scores.items()},
             "solver": f"{SOLVER}, multinomial logistic regression (scikit-learn)",
@@ -221,6 +235,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", type=Path, help="model JSON to write (or check)")
     parser.add_argument("--name", help="model name (default: the corpus file's stem)")
     parser.add_argument("--prepare", help="module:function applied to each text first")
+    parser.add_argument("--label", default="label", help="the corpus field holding the label")
+    parser.add_argument(
+        "--max-chars", type=int, help="read at most this many characters of each text"
+    )
+    parser.add_argument(
+        "--min-df",
+        type=int,
+        default=MIN_DF,
+        help="keep features seen in at least this many training texts",
+    )
+    parser.add_argument(
+        "--c-grid",
+        help="comma-separated regularisation strengths to choose from "
+        f"(default {','.join(str(c) for c in C_GRID)})",
+    )
     parser.add_argument("--check", action="store_true", help="retrain and compare; write nothing")
     args = parser.parse_args(argv)
 
@@ -231,13 +260,26 @@ def main(argv: list[str] | None = None) -> int:
             name=shipped["name"],
             prepare=shipped["training"].get("prepare"),
             config=FeatureConfig.from_json(shipped["features"]),
+            label=shipped["training"].get("label", "label"),
+            # The strengths the shipped model was chosen among (its cv_accuracy keys).
+            c_grid=tuple(float(c) for c in shipped["training"]["cv_accuracy"]),
+            min_df=int(shipped["training"].get("min_df", MIN_DF)),
         )
         found = differences(shipped, retrained)
         report = {"model": str(args.model), "same": not found, "differences": found}
         print(json.dumps(report))
         return 1 if found else 0
 
-    spec = train(args.corpus, name=args.name or args.corpus.stem, prepare=args.prepare)
+    config = FeatureConfig(max_chars=args.max_chars) if args.max_chars else None
+    spec = train(
+        args.corpus,
+        name=args.name or args.corpus.stem,
+        prepare=args.prepare,
+        config=config,
+        label=args.label,
+        c_grid=tuple(float(c) for c in args.c_grid.split(",")) if args.c_grid else C_GRID,
+        min_df=args.min_df,
+    )
     args.model.write_text(dumps(spec), "utf-8")
     summary = {
         "model": str(args.model),

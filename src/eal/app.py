@@ -105,6 +105,8 @@ def create_app(
 def _routers() -> list[Any]:
     from eal.api.health import router as health
     from eal.audit.endpoints import router as audit
+    from eal.calls.endpoints import hooks as calls_hooks
+    from eal.calls.endpoints import router as calls
     from eal.leads.endpoints import router as leads
     from eal.organizations.endpoints import router as organizations
     from eal.outreach.endpoints import router as outreach
@@ -112,4 +114,15 @@ def _routers() -> list[Any]:
     from eal.weather.endpoints import router as weather
     from eal.webhooks.endpoints import router as webhooks
 
-    return [health, organizations, audit, leads, weather, webhooks, outreach, outreach_hooks]
+    return [
+        health,
+        organizations,
+        audit,
+        leads,
+        weather,
+        webhooks,
+        outreach,
+        outreach_hooks,
+        calls,
+        calls_hooks,
+    ]

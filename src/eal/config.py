@@ -17,6 +17,7 @@ DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
 DEFAULT_STT_MODEL = "whisper-1"
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
 
 class Settings(BaseSettings):
@@ -69,6 +70,17 @@ class Settings(BaseSettings):
     stt_api_key: SecretStr | None = Field(default=None, validation_alias="EAL_STT_API_KEY")
     stt_model: str = Field(default=DEFAULT_STT_MODEL, validation_alias="EAL_STT_MODEL")
 
+    # Call classification by an OpenAI-compatible chat server
+    # (POST {base}/v1/chat/completions). Unset: only the embedded classifier runs.
+    llm_base_url: str | None = Field(default=None, validation_alias="EAL_LLM_BASE_URL")
+    llm_api_key: SecretStr | None = Field(default=None, validation_alias="EAL_LLM_API_KEY")
+    llm_model: str = Field(default=DEFAULT_LLM_MODEL, validation_alias="EAL_LLM_MODEL")
+    # One classification is one short completion: a server slower than this is better
+    # skipped (the embedded classifier answers) than waited on.
+    llm_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=300, validation_alias="EAL_LLM_TIMEOUT_SECONDS"
+    )
+
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
     def _parse_schedule(cls, value: object) -> object:
@@ -104,52 +116,40 @@ class Settings(BaseSettings):
     @field_validator("stt_base_url", mode="before")
     @classmethod
     def _check_stt_url(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        url = value.strip().rstrip("/")
-        if not url:
-            return None
-        parts = urlsplit(url)
-        if (
-            parts.scheme not in ("http", "https")
-            or not parts.hostname
-            or parts.username is not None
-            or parts.query
-            or parts.fragment
-            or any(ch.isspace() or ord(ch) < 0x20 for ch in url)
-        ):
-            raise ValueError(
-                "EAL_STT_BASE_URL must be an http(s) URL such as https://stt.example.com, "
-                "without credentials, query or fragment"
-            )
-        return url
+        return _server_url(value, "EAL_STT_BASE_URL", "https://stt.example.com")
 
     @field_validator("stt_api_key", mode="before")
     @classmethod
     def _check_stt_key(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        key = value.strip()
-        if not key:
-            return None
-        if any(ch.isspace() or ord(ch) < 0x20 for ch in key):
-            raise ValueError("EAL_STT_API_KEY must not contain spaces or control characters")
-        return key
+        return _api_key(value, "EAL_STT_API_KEY")
 
     @field_validator("stt_model", mode="before")
     @classmethod
     def _check_stt_model(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip()
-            if not value or len(value) > 200 or any(ch.isspace() for ch in value):
-                raise ValueError("EAL_STT_MODEL must be a model name of 1 to 200 characters")
-        return value
+        return _model_name(value, "EAL_STT_MODEL")
+
+    @field_validator("llm_base_url", mode="before")
+    @classmethod
+    def _check_llm_url(cls, value: object) -> object:
+        return _server_url(value, "EAL_LLM_BASE_URL", "https://llm.example.com")
+
+    @field_validator("llm_api_key", mode="before")
+    @classmethod
+    def _check_llm_key(cls, value: object) -> object:
+        return _api_key(value, "EAL_LLM_API_KEY")
+
+    @field_validator("llm_model", mode="before")
+    @classmethod
+    def _check_llm_model(cls, value: object) -> object:
+        return _model_name(value, "EAL_LLM_MODEL")
 
     @model_validator(mode="after")
-    def _stt_key_needs_url(self) -> Self:
+    def _keys_need_urls(self) -> Self:
         # A key with nowhere to send it is a configuration mistake, not a choice.
         if self.stt_api_key is not None and self.stt_base_url is None:
             raise ValueError("EAL_STT_API_KEY is set but EAL_STT_BASE_URL is not")
+        if self.llm_api_key is not None and self.llm_base_url is None:
+            raise ValueError("EAL_LLM_API_KEY is set but EAL_LLM_BASE_URL is not")
         return self
 
     @property
@@ -158,9 +158,58 @@ class Settings(BaseSettings):
         return self.stt_base_url is not None
 
     @property
+    def llm_enabled(self) -> bool:
+        """True when an LLM server for call classification is configured (EAL_LLM_BASE_URL)."""
+        return self.llm_base_url is not None
+
+    @property
     def embedded(self) -> bool:
         """True when no DATABASE_URL is set and the embedded PostgreSQL is used."""
         return not self.database_url
+
+
+def _server_url(value: object, name: str, example: str) -> object:
+    """An OpenAI-compatible server's root URL, stripped of a trailing slash; empty is unset."""
+    if not isinstance(value, str):
+        return value
+    url = value.strip().rstrip("/")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or any(ch.isspace() or ord(ch) < 0x20 for ch in url)
+    ):
+        raise ValueError(
+            f"{name} must be an http(s) URL such as {example}, "
+            "without credentials, query or fragment"
+        )
+    return url
+
+
+def _api_key(value: object, name: str) -> object:
+    """A bearer key, stripped; empty is unset. It goes into a header, hence no whitespace."""
+    if not isinstance(value, str):
+        return value
+    key = value.strip()
+    if not key:
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in key):
+        raise ValueError(f"{name} must not contain spaces or control characters")
+    return key
+
+
+def _model_name(value: object, name: str) -> object:
+    """A model name as the server knows it, stripped."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value or len(value) > 200 or any(ch.isspace() for ch in value):
+            raise ValueError(f"{name} must be a model name of 1 to 200 characters")
+    return value
 
 
 @lru_cache

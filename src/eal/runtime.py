@@ -27,6 +27,8 @@ from eal.kit.signed import SIGNING_PURPOSE, Signer
 YOUNG_GC_THRESHOLD = 20_000
 #: Seconds an outbound vendor call may take in all (connect, send, answer).
 OUTBOUND_TIMEOUT_SECONDS = 15.0
+#: Seconds a call to an operator's server (speech-to-text, LLM) may take in all.
+OPERATOR_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,18 @@ class Runtime:
     def signer(self) -> Signer:
         """Signs the links the service hands out (unsubscribe, open tracking, recordings)."""
         return Signer(self.secret_box.derive(SIGNING_PURPOSE))
+
+    @cached_property
+    def operator_http(self) -> OutboundClient:
+        """The HTTP client for servers the operator configures (speech-to-text, the LLM).
+
+        Their URLs come from the server's environment, not from a tenant, so private
+        addresses (a Whisper or LLM server on the local network) are allowed; the
+        timeout is long because a CPU-bound server may take minutes for a long call.
+        """
+        return OutboundPolicy(allow_private=True).http_client(
+            timeout=httpx.Timeout(OPERATOR_TIMEOUT_SECONDS, connect=10.0)
+        )
 
     @classmethod
     def build(
@@ -87,6 +101,8 @@ class Runtime:
     async def aclose(self) -> None:
         """Close the HTTP client, the rate limiter and every pooled connection."""
         await self.http.aclose()
+        if "operator_http" in self.__dict__:
+            await self.operator_http.aclose()
         await self.rate_limiter.close()
         await self.db.dispose()
 

@@ -1,7 +1,8 @@
 """Labelled corpora for the embedded models: one JSON object per line, and a fixed held-out split.
 
 A line is `{"text": "...", "label": "...", ...}` with optional `subject` and `headers`
-(e-mail replies) and `group` (examples that are variants of one another share a group, so
+(e-mail replies) and `group`; a corpus labelled on several fields (the calls corpus:
+`intent`, `urgency`, `qualified`) is read once per field, naming it as the label (examples that are variants of one another share a group, so
 they fall on the same side of the split). The split is a hash of the group (or the text):
 fixed by the data alone, the same in training, in tests and on every machine, so the
 held-out accuracy is measured on examples the model never saw.
@@ -35,8 +36,11 @@ class Example:
         return self.group if self.group is not None else self.text
 
 
-def read_corpus(path: Path | str) -> list[Example]:
-    """The examples of a JSONL corpus, in file order; ValueError names a bad line."""
+def read_corpus(path: Path | str, label: str = "label") -> list[Example]:
+    """The examples of a JSONL corpus, in file order; ValueError names a bad line.
+
+    `label` names the field that holds the label; booleans read as "true" / "false".
+    """
     examples = []
     for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
         if not line.strip():
@@ -46,7 +50,7 @@ def read_corpus(path: Path | str) -> list[Example]:
             examples.append(
                 Example(
                     text=str(data["text"]),
-                    label=str(data["label"]),
+                    label=_label(data[label]),
                     subject=data.get("subject"),
                     headers=data.get("headers"),
                     group=data.get("group"),
@@ -55,6 +59,12 @@ def read_corpus(path: Path | str) -> list[Example]:
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: {exc}") from exc
     return examples
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def is_heldout(example: Example, percent: int = HELDOUT_PERCENT) -> bool:

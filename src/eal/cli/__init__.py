@@ -1,4 +1,4 @@
-"""The `eal` command line: serve, worker, migrate, orgs, keys, audit, secrets, jobs.
+"""The `eal` command line: serve, worker, migrate, orgs, keys, audit, secrets, jobs, calls.
 
 Every command that reports something prints exactly one JSON object on stdout
 (logs go to stderr), so scripts can pipe it into `jq`. Each group of commands
@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from eal import __version__
-from eal.cli import audit, jobs, keys, orgs, secrets, serve
+from eal.cli import audit, calls, jobs, keys, orgs, secrets, serve
 
 # Tracebacks never print local variables: they hold database URLs and API keys.
 # Without a command, `eal` and each group print their help and exit 0: asking
@@ -82,6 +82,7 @@ for _name, _group in (
     ("audit", audit.app),
     ("secrets", secrets.app),
     ("jobs", jobs.app),
+    ("calls", calls.app),
 ):
     app.add_typer(
         _group,

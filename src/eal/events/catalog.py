@@ -74,6 +74,16 @@ class Action(StrEnum):
     OUTREACH_ENROLLMENT_CHANGED = "outreach.enrollment.changed"
     OUTREACH_STEPS_QUEUED = "outreach.steps.queued"
     OUTREACH_INBOUND_SECRET_CREATED = "outreach.inbound_secret.created"
+    CALL_RECEIVED = "call.received"
+    CALL_UPDATED = "call.updated"
+    CALL_TRANSCRIBED = "call.transcribed"
+    CALL_TRANSCRIPTION_FAILED = "call.transcription_failed"
+    CALL_CLASSIFIED = "call.classified"
+    CALL_QUALIFIED = "call.qualified"
+    CALL_CORRECTED = "call.corrected"
+    CALL_DISPATCH_DECIDED = "call.dispatch_decided"
+    CALL_DISPATCHED = "call.dispatched"
+    CALL_DISPATCH_FAILED = "call.dispatch_failed"
 
     @property
     def event_type(self) -> EventType | None:

@@ -47,6 +47,8 @@ from eal.leads.schemas import CrmStatus, CrmSyncOut
 from eal.organizations import repository as organizations
 
 SIMULATED_PREFIX = "sim_"
+#: The CRM settings passed to the vendor client as options.
+CRM_OPTIONS = ("lead_id_field", "call_id_field", "job_record_type_name", "job_status_name")
 _MAX_ERROR_CHARS = 500
 _CONFIGURE_HINT = (
     "Set settings.integrations.crm {vendor, api_key, base_url?} with "
@@ -86,7 +88,7 @@ class _VendorFailed(Exception):
         self.error = error
 
 
-async def _crm_config(tx: Tx, organization_id: uuid.UUID, box: SecretBox) -> CrmConfig:
+async def crm_config(tx: Tx, organization_id: uuid.UUID, box: SecretBox) -> CrmConfig:
     settings = await organizations.settings_of(tx.conn, organization_id)
     crm = (settings.get("integrations") or {}).get("crm")
     if not isinstance(crm, dict) or not crm.get("vendor") or not crm.get("api_key_encrypted"):
@@ -101,8 +103,8 @@ async def _crm_config(tx: Tx, organization_id: uuid.UUID, box: SecretBox) -> Crm
             f"The stored CRM API key cannot be decrypted; set it again. {_CONFIGURE_HINT}",
             details={"reason": "crm_credentials_unreadable"},
         ) from exc
-    # Vendor-specific options: JobNimbus's custom field holding our lead id.
-    options = {"lead_id_field": crm["lead_id_field"]} if crm.get("lead_id_field") else {}
+    # Vendor-specific options: JobNimbus's custom fields holding our ids, its job workflow.
+    options = {key: crm[key] for key in CRM_OPTIONS if crm.get(key)}
     return CrmConfig(
         vendor=crm["vendor"], api_key=api_key, base_url=crm.get("base_url"), options=options
     )
@@ -131,7 +133,8 @@ def contact_of(row: Any) -> CrmContact:
         display_name=row.name or row.company or row.email,
         company=row.company,
         email=row.email,
-        phone=row.phone,
+        # A number kept as the lead gave it would be refused by the CRM: left out.
+        phone=row.phone if getattr(row, "phone_valid", True) is not False else None,
         address=row.address,
         postal_code=row.postal_code,
         description="\n\n".join(lines) or None,
@@ -245,7 +248,7 @@ async def push_lead(tx: Tx, env: PushEnvironment, lead_id: uuid.UUID) -> CrmSync
             row = await repository.lock(tx.conn, organization_id, lead_id)
             if row is None:
                 raise NotFound(f"Lead {lead_id} not found.")
-            config = await _crm_config(tx, organization_id, env.secret_box)
+            config = await crm_config(tx, organization_id, env.secret_box)
             if _already_synced(row, is_test):
                 return _sync(row)
             if is_test:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, Index, SmallInteger, Table, Text, text
+from sqlalchemy import Boolean, CheckConstraint, Column, Index, SmallInteger, Table, Text, text
 
 from eal.db.base import metadata, organization_id, timestamptz, uuid_pk
 
@@ -38,15 +38,17 @@ leads = Table(
     timestamptz("crm_last_synced_at", nullable=True),
     timestamptz("created_at", default_now=True),
     timestamptz("updated_at", default_now=True),
+    Column("phone_valid", Boolean),
     CheckConstraint("lead_score BETWEEN 0 AND 100", name="leads_lead_score_check"),
     CheckConstraint(
         "pipeline_stage IN ('new', 'contacted', 'qualified', 'proposal', 'won', 'lost')",
         name="leads_pipeline_stage_check",
     ),
     CheckConstraint("crm_status IN ('ok', 'simulated', 'error')", name="leads_crm_status_check"),
-    # The API's contact rule, kept by the database too: a lead is reachable.
+    # A lead is reachable: by e-mail, by phone (a lead made from a call) or by name
+    # and company. POST /leads asks more (check_contact); calls may bring a phone only.
     CheckConstraint(
-        "email IS NOT NULL OR (name IS NOT NULL AND company IS NOT NULL)",
+        "email IS NOT NULL OR phone IS NOT NULL OR (name IS NOT NULL AND company IS NOT NULL)",
         name="leads_contact_required",
     ),
 )
@@ -65,4 +67,11 @@ Index(
     leads.c.source,
     leads.c.created_at.desc(),
     leads.c.id.desc(),
+)
+# A call is linked to the caller's lead by phone number (migration 0007_calls).
+Index(
+    "leads_phone_idx",
+    leads.c.organization_id,
+    leads.c.phone,
+    postgresql_where=leads.c.phone.isnot(None),
 )

@@ -116,6 +116,15 @@ def validate_phone(raw: str, region: str = "US") -> tuple[str, bool]:
     return result
 
 
+def phone_is_valid(raw: str, region: str = "US") -> bool:
+    """Whether `raw` is a valid phone number (as `validate_phone` would accept it)."""
+    try:
+        validate_phone(raw, region)
+    except ValueError:
+        return False
+    return True
+
+
 def is_mobile_capable(e164: str) -> bool:
     """Whether an E.164 number can be a mobile line (and so may receive SMS).
 

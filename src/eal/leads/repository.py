@@ -56,6 +56,7 @@ inside the statement that records it (see `events.Change`)."""
 _LIST_NAMES = tuple(str(column.name) for column in LIST_COLUMNS)
 _DETAIL_NAMES = (
     "phone",
+    "phone_valid",
     "pain_points",
     "timeline",
     "budget_range",

@@ -163,7 +163,14 @@ class LeadCreate(StrictBody):
     @field_validator("phone")
     @classmethod
     def _valid_phone(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_phone(value)
+        # A number that does not parse is kept as given (phone_valid: false), never a 422:
+        # the lead matters more than the format of its number.
+        if value is None:
+            return None
+        try:
+            return normalize_phone(value)
+        except ValueError:
+            return value
 
     @field_validator("postal_code")
     @classmethod
@@ -279,6 +286,10 @@ class LeadOut(LeadListItem):
     """A lead with every field, AI qualification and CRM sync included."""
 
     phone: str | None
+    phone_valid: bool | None = Field(
+        description="False when the phone number does not parse (it is kept as given); "
+        "null without a phone."
+    )
     pain_points: str | None
     timeline: str | None
     budget_range: str | None

@@ -35,6 +35,7 @@ from typing import Any
 from eal import geo
 from eal.geo import ServiceArea
 from eal.leads import scoring_weights as w
+from eal.leads.message_reading import MessageReading, read_message
 from eal.leads.phone import normalize_email, validate_phone
 from eal.weather.schemas import WeatherEventType
 
@@ -54,6 +55,7 @@ __all__ = [
 
 #: Contribution codes; also the tie-break order between equal contributions.
 SIGNAL_CODES: tuple[str, ...] = (
+    "message_intent",
     "weather",
     "loss_type",
     "urgency",
@@ -354,6 +356,33 @@ def _loss_type(findings: _TextFindings) -> Contribution:
     return Contribution("loss_type", f"customer describes {described}", value)
 
 
+def _message_intent(
+    findings: _TextFindings, reading: MessageReading | None
+) -> tuple[_TextFindings, Contribution | None]:
+    """The findings as the classifier's reading of the message amends them, and its say.
+
+    A pitch, or a message meant for someone else: the loss keywords do not count, and the
+    message scores low. Another request without a loss word: it scores low too. A loss the
+    keywords missed: it counts as its category.
+    """
+    if reading is None:
+        return findings, None
+    verdict = w.MESSAGE_NOT_A_LOSS.get(reading.intent)
+    # "Other" overrules no loss word: a loss in few words reads much like a question.
+    if reading.intent == "other" and findings.loss_categories:
+        verdict = None
+    if verdict is not None:
+        label, value = verdict
+        evidence = ", ".join(f'"{e}"' for e in reading.evidence[:2])
+        text = f"{label}: {evidence}" if evidence else label
+        return _TextFindings((), None), Contribution("message_intent", text, value)
+    code = w.MESSAGE_LOSS_CATEGORY.get(reading.intent)
+    if code is not None and not findings.loss_categories:
+        category = next(cat for cat in w.LOSS_CATEGORIES if cat.code == code)
+        return _TextFindings((category,), findings.urgency), None
+    return findings, None
+
+
 def _urgency(findings: _TextFindings) -> Contribution | None:
     level = findings.urgency
     if level is None:
@@ -508,8 +537,10 @@ def score_lead(signals: LeadSignals, context: ScoringContext) -> ScoreResult:
     the text says nothing about them.
     """
     findings = _read_text((signals.message, signals.pain_points))
+    findings, intent = _message_intent(findings, read_message(signals.message))
     postal_code = geo.normalize_postal_code(signals.postal_code)
     candidates = (
+        intent,
         _weather(postal_code, context.weather_events, context.now),
         _loss_type(findings),
         _urgency(findings),

@@ -95,6 +95,43 @@ LOSS_CONTRIBUTION_CAP = 0.25
 NO_LOSS_SIGNAL = -0.15
 
 
+# --- What the message is, read by the embedded text classifier (eal.ai.calls) -----
+
+#: How sure the classifier must be for its verdict to count, by verdict. A pitch or
+#: another request that is read as a loss's opposite would lose a real lead, so the bar is
+#: high; a loss the keywords missed only adds what the keywords would have.
+MESSAGE_MIN_CONFIDENCE = MappingProxyType(
+    {
+        "sales_pitch": 0.9,
+        "other": 0.9,
+        "water": 0.6,
+        "fire": 0.6,
+        "mold": 0.6,
+        "biohazard": 0.6,
+    }
+)
+#: Only the start of a message is read by the classifier: forms are short, and a pitch
+#: says what it is early.
+MESSAGE_MAX_CHARS = 600
+#: Messages shorter than this many words are left to the keywords ("Please call me back"
+#: says nothing a model could read).
+MESSAGE_MIN_WORDS = 6
+#: A message that is not a new loss scores low whatever its keywords say (each must be
+#: < NO_LOSS_SIGNAL). A pitch's loss keywords do not count; "other" counts only when the
+#: message names no loss at all (a loss in few words can read like a question). A form
+#: message is never a wrong number: that verdict is left out.
+MESSAGE_NOT_A_LOSS = MappingProxyType(
+    {
+        "sales_pitch": ("message reads as a sales pitch", -0.45),
+        "other": ("message asks for something other than a new loss", -0.25),
+    }
+)
+#: A loss the keywords missed (another language, typos) counts as this category.
+MESSAGE_LOSS_CATEGORY = MappingProxyType(
+    {"water": "water", "fire": "fire", "mold": "mold", "biohazard": "sewage"}
+)
+
+
 class UrgencyLevel(NamedTuple):
     """A timeline bucket and the words that reveal it."""
 

@@ -18,12 +18,14 @@ from eal.errors import NotFound, ValidationFailed
 from eal.events import Action
 from eal.kit.paging import Page, PageQuery, paginate
 from eal.leads import repository
+from eal.leads.phone import phone_is_valid
 from eal.leads.schemas import (
     LeadCreate,
     LeadListItem,
     LeadOut,
     LeadScored,
     LeadUpdate,
+    PipelineStage,
     ScoreContribution,
 )
 from eal.leads.scoring import LeadSignals, ScoreResult, score_lead
@@ -81,12 +83,52 @@ async def create_lead(tx: Tx, body: LeadCreate) -> LeadOut:
     statement that records it: one round trip.
     """
     check_contact(body.name, body.company, body.email)
+    return await _insert(tx, body)
+
+
+#: The source of a lead made from a dispatched call.
+PHONE_CALL_SOURCE = "phone_call"
+#: How much of a call's transcript becomes the lead's message.
+CALL_MESSAGE_CHARS = 4000
+
+
+async def lead_for_caller(
+    tx: Tx,
+    *,
+    phone: str,
+    name: str | None,
+    postal_code: str | None,
+    message: str | None,
+) -> tuple[uuid.UUID, bool]:
+    """(lead id, created): the organization's newest lead with this phone, else a new one.
+
+    A new lead has source `phone_call`, the caller's name and postal code, and the start of
+    the transcript as its message; it is scored and recorded as `lead.created` like any other.
+    """
+    found = await repository.find_by_phone(tx.conn, tx.actor.organization_id, phone)
+    if found is not None:
+        return found.id, False
+    fields: dict[str, Any] = dict.fromkeys(LeadCreate.model_fields)
+    fields.update(
+        name=name,
+        phone=phone,
+        source=PHONE_CALL_SOURCE,
+        postal_code=postal_code,
+        message=message[:CALL_MESSAGE_CHARS] if message else None,
+        pipeline_stage=PipelineStage.NEW,
+    )
+    lead = await _insert(tx, LeadCreate.model_construct(**fields))
+    return lead.id, True
+
+
+async def _insert(tx: Tx, body: LeadCreate) -> LeadOut:
     now = tx.now()
     organization_id = tx.actor.organization_id
     context = await scoring_context(tx, organization_id, now)
     result = score_lead(signals_of(body, pain_points=None), context)
     values: dict[str, Any] = dict.fromkeys(repository.COLUMNS)
     values.update(body.model_dump())
+    values["phone_valid"] = None if body.phone is None else phone_is_valid(body.phone)
     values.update(
         id=uuid.uuid4(),
         organization_id=organization_id,

@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eal.apikeys.schemas import ApiKeyCreated
 from eal.auth.scopes import GrantScope
+from eal.calls.settings import (
+    AiSettingsIn,
+    BusinessHoursIn,
+    CallRailSettingsIn,
+    DispatchSettingsIn,
+)
 from eal.geo import ServiceArea
 from eal.kit.paging import Page
 from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn, omittable
@@ -108,6 +114,17 @@ class CrmSettingsIn(StrictBody):
         description="JobNimbus custom text field (e.g. cf_string_7) that holds eal's lead id, "
         "used to find a contact again instead of creating a duplicate.",
     )
+    call_id_field: Annotated[str, Field(pattern=r"^cf_string_\d{1,3}$")] | None = Field(
+        default=None,
+        description="JobNimbus custom text job field (default cf_string_2) that holds eal's "
+        "call id, used to find a dispatched call's job again instead of creating a twin.",
+    )
+    job_record_type_name: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description='The JobNimbus job workflow of dispatched calls ("Residential").'
+    )
+    job_status_name: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description='The status of that workflow new jobs get ("Lead").'
+    )
 
 
 class CrmSettingsCreate(CrmSettingsIn):
@@ -122,6 +139,7 @@ class IntegrationsIn(StrictBody):
     crm: CrmSettingsIn | None = None
     sms: SmsSettings | None = None
     email: EmailSettings | None = None
+    callrail: CallRailSettingsIn | None = None
 
 
 class IntegrationsCreate(IntegrationsIn):
@@ -154,6 +172,13 @@ class SettingsIn(StrictBody):
     lead_scoring: LeadScoringSettings | None = None
     integrations: IntegrationsIn | None = None
     outreach: OutreachSettings | None = None
+    business_hours: BusinessHoursIn | None = Field(
+        default=None,
+        description="Opening hours per day in the organization's time zone "
+        "(default Mon-Fri 08:00-18:00); calls are dispatched by them.",
+    )
+    dispatch: DispatchSettingsIn | None = None
+    ai: AiSettingsIn | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -24,6 +24,7 @@ SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "crm": ("api_key",),
     "sms": ("auth_token",),
     "email": ("password",),
+    "callrail": ("signing_key", "api_key"),
 }
 REQUIRED_SECRETS: dict[str, tuple[str, ...]] = {"crm": ("api_key",), "sms": ("auth_token",)}
 ENCRYPTED_SUFFIX = "_encrypted"

@@ -166,10 +166,18 @@ async def quiet_hours_release(
     return allowed if allowed > at else None
 
 
-async def queue_message(tx: Tx, outgoing: Outgoing, *, org: OrgOutreach | None = None) -> Any:
+async def queue_message(
+    tx: Tx,
+    outgoing: Outgoing,
+    *,
+    org: OrgOutreach | None = None,
+    defer_delivery: bool = True,
+) -> Any:
     """Store `outgoing` (already normalised) as queued and defer its delivery; its row.
 
-    Raises Suppressed, RateLimited or Conflict (no provider).
+    With `defer_delivery` false the caller sends it itself, through `sending.deliver`
+    inside its own job (a call's dispatch does, so that its retries and its outcome
+    are the call's). Raises Suppressed, RateLimited or Conflict (no provider).
     """
     organization_id = tx.actor.organization_id
     org = org or await org_outreach(tx, organization_id)
@@ -217,13 +225,14 @@ async def queue_message(tx: Tx, outgoing: Outgoing, *, org: OrgOutreach | None =
             "scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
         },
     )
-    await jobs.defer(
-        tx,
-        DELIVER_TASK,
-        {"message_id": str(row.id)},
-        dedupe_key=str(row.id),
-        execute_after=scheduled_for,
-    )
+    if defer_delivery:
+        await jobs.defer(
+            tx,
+            DELIVER_TASK,
+            {"message_id": str(row.id)},
+            dedupe_key=str(row.id),
+            execute_after=scheduled_for,
+        )
     return row
 
 
