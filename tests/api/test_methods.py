@@ -62,6 +62,22 @@ async def _tenant_with_one_of_each(client, factory) -> tuple[dict[str, str], dic
         headers=t.headers,
     )
     assert message.status_code == 202 and enrolled.status_code == 201, (message.text, enrolled.text)
+    call = await client.post(
+        "/api/v1/calls",
+        json={
+            "tracking_number": "+17705550199",
+            "caller_number": "+14045550173",
+            "received_at": "2026-04-27T17:42:11Z",
+        },
+        headers=t.headers,
+    )
+    assert call.status_code == 201, call.text
+    corrected = await client.patch(
+        f"/api/v1/calls/{call.json()['id']}",
+        json={"classification": {"intent": "water", "urgency": "high", "qualified": True}},
+        headers=t.headers,
+    )
+    assert corrected.status_code == 200, corrected.text
     entry = (await client.get("/api/v1/audit-log", headers=t.headers)).json()["data"][0]
     ids = {
         "lead_id": lead.json()["id"],
@@ -72,6 +88,7 @@ async def _tenant_with_one_of_each(client, factory) -> tuple[dict[str, str], dic
         "suppression_id": suppression.json()["id"],
         "sequence_id": sequence.json()["id"],
         "enrollment_id": enrolled.json()["results"][0]["enrollment_id"],
+        "call_id": call.json()["id"],
     }
     return t.headers, ids
 
@@ -111,6 +128,8 @@ async def test_head_answers_every_get_route_like_get_without_a_body(client, fact
     headers, ids = await _tenant_with_one_of_each(client, factory)
     documented = await _documented(client)
     gets = [p for p, methods in documented.items() if "GET" in methods] + list(DOCS_PATHS)
+    # A recording needs its signed link's query (tests/calls/test_recording.py does HEAD).
+    gets = [p for p in gets if not p.endswith("/recording")]
     assert len(gets) > 10
     for template in gets:
         path = template.format(**ids)

@@ -40,7 +40,9 @@ def _fill(path: str) -> str:
     """The path with a (random) id in each parameter: the query rule runs before any lookup."""
     while "{" in path:
         start, end = path.index("{"), path.index("}")
-        path = path[:start] + str(uuid.uuid4()) + path[end + 1 :]
+        # A call id is `call_` and 32 hex digits (its routes match nothing else).
+        value = f"call_{uuid.uuid4().hex}" if path[start:end] == "{call_id" else str(uuid.uuid4())
+        path = path[:start] + value + path[end + 1 :]
     return path
 
 

@@ -165,9 +165,7 @@ async def record(tx: Tx, row: Any, result: CallClassification, settings: dict[st
     was_qualified = row.qualified is True
     row = await repository.update(tx.conn, organization_id, row.id, **values)
     call_id = public_id(CALL_PREFIX, row.id)
-    classification = repository.classification_of(row)
-    assert classification is not None
-    data = {"call_id": call_id, "classification": classification.model_dump(mode="json")}
+    data = repository.event_data(row)
     await events.record(
         tx,
         Action.CALL_CLASSIFIED,

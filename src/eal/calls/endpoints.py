@@ -6,8 +6,9 @@ import contextlib
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from starlette.background import BackgroundTask
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response, StreamingResponse
 
 from eal.api.deps import RuntimeDep, TxDep
@@ -21,6 +22,7 @@ from eal.calls import repository, service
 from eal.calls.callrail import incoming_of_callrail, verify_signature
 from eal.calls.recording import RECORDING_PURPOSE, RecordingError, open_recording
 from eal.calls.schemas import (
+    CALL_ID_PATTERN,
     CallCreate,
     CallListItem,
     CallOut,
@@ -43,6 +45,25 @@ from eal.organizations import repository as organizations
 from eal.outreach import inbound
 from eal.runtime import Runtime
 
+
+class _CallId(Convertor[str]):
+    """`call_` and 32 hex digits: `/calls/stats` and `/calls/corrections.jsonl` are not calls."""
+
+    regex = CALL_ID_PATTERN
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("call_id", _CallId())
+
+CallIdParam = Annotated[
+    str,
+    Path(pattern=f"^{CALL_ID_PATTERN}$", description="A call id: `call_` and 32 hex digits."),
+]
 CallsRead = Annotated[AuthContext, Depends(require(Scope.READ, GrantScope.CALLS_READ))]
 CallsWrite = Annotated[AuthContext, Depends(require(Scope.WRITE))]
 CallsAdmin = Annotated[AuthContext, Depends(require(Scope.ADMIN))]
@@ -59,7 +80,12 @@ def _out(row: Any, tx: Tx, runtime: Runtime) -> CallOut:
     )
 
 
-@router.post("/calls", status_code=201, response_model=CallOut)
+_UPDATED: dict[int | str, dict[str, Any]] = {
+    200: {"model": CallOut, "description": "A call with this external id existed: updated."}
+}
+
+
+@router.post("/calls", status_code=201, response_model=CallOut, responses=_UPDATED)
 async def create_call(
     body: CallCreate, auth: CallsWrite, tx: TxDep, runtime: RuntimeDep
 ) -> Response:
@@ -129,37 +155,39 @@ async def export_corrections(auth: CallsAdmin, tx: TxDep) -> Response:
     )
 
 
-@router.get("/calls/{call_id}", response_model=CallOut)
-async def get_call(call_id: str, auth: CallsRead, tx: TxDep, runtime: RuntimeDep) -> Response:
+@router.get("/calls/{call_id:call_id}", response_model=CallOut)
+async def get_call(
+    call_id: CallIdParam, auth: CallsRead, tx: TxDep, runtime: RuntimeDep
+) -> Response:
     """The full call: signed recording link (1 hour), transcript, classification, decision."""
     row = await service.get_row(tx, service.parse_call_id(call_id))
     return model_response(_out(row, tx, runtime))
 
 
-@router.patch("/calls/{call_id}", response_model=CallOut)
+@router.patch("/calls/{call_id:call_id}", response_model=CallOut)
 async def correct_call(
-    call_id: str, body: CallPatch, auth: CallsWrite, tx: TxDep, runtime: RuntimeDep
+    call_id: CallIdParam, body: CallPatch, auth: CallsWrite, tx: TxDep, runtime: RuntimeDep
 ) -> Response:
     """Correct the classification; stats and lists use it from now on."""
     row = await service.correct(tx, service.parse_call_id(call_id), body)
     return model_response(_out(row, tx, runtime))
 
 
-@router.post("/calls/{call_id}/classify", status_code=202, response_model=ClassifyQueued)
-async def classify_call(call_id: str, auth: CallsWrite, tx: TxDep) -> ClassifyQueued:
+@router.post("/calls/{call_id:call_id}/classify", status_code=202, response_model=ClassifyQueued)
+async def classify_call(call_id: CallIdParam, auth: CallsWrite, tx: TxDep) -> ClassifyQueued:
     """Run the classification again (a person's correction stays in force)."""
     return await service.request_classification(tx, service.parse_call_id(call_id))
 
 
 @hooks.get(
-    "/calls/{call_id}/recording",
+    "/calls/{call_id:call_id}/recording",
     response_class=StreamingResponse,
     responses={
         200: {"content": {"audio/mpeg": {"schema": {"type": "string", "format": "binary"}}}}
     },
 )
 async def call_recording(
-    call_id: str,
+    call_id: CallIdParam,
     request: Request,
     tx: TxDep,
     runtime: RuntimeDep,
@@ -211,7 +239,18 @@ async def call_recording(
     )
 
 
-@hooks.post("/integrations/callrail/{organization_id}", response_model=CallOut)
+@hooks.post(
+    "/integrations/callrail/{organization_id}",
+    status_code=201,
+    response_model=CallOut,
+    responses={
+        200: {
+            "description": "A call CallRail sent before: updated; or an outbound call, "
+            'acknowledged and not stored (`{"ignored": true, "reason": "outbound call"}`).',
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def callrail_webhook(
     organization_id: str, request: Request, tx: TxDep, runtime: RuntimeDep
 ) -> Response:

@@ -44,6 +44,20 @@ def list_item_of(row: Any) -> CallListItem:
     )
 
 
+def event_data(row: Any) -> dict[str, Any]:
+    """A call as webhook events carry it: the list shape, with the classification's detail."""
+    data: dict[str, Any] = list_item_of(row).model_dump(mode="json")
+    classification = classification_of(row)
+    if classification is not None:
+        data.update(
+            confidence=classification.confidence,
+            reason=classification.reason,
+            provider=classification.provider,
+            corrected=classification.corrected,
+        )
+    return data
+
+
 def classification_of(row: Any) -> ClassificationOut | None:
     """The classification in force, or None before the first one."""
     if row.intent is None:

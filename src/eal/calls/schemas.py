@@ -14,6 +14,8 @@ from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn
 from eal.leads.phone import PHONE_JSON_SCHEMA
 
 CALL_PREFIX = "call"
+#: A call's public id (the routes match only this, so `/calls/stats` names no call).
+CALL_ID_PATTERN = "call_[0-9a-f]{32}"
 MAX_TRANSCRIPT = 100_000
 MAX_NOTE = 2000
 
@@ -111,6 +113,7 @@ class CallCreate(StrictBody):
     transcript: Annotated[str, Field(max_length=MAX_TRANSCRIPT)] | None = None
     recording_url: Annotated[str, Field(max_length=2000)] | None = Field(
         default=None,
+        json_schema_extra={"pattern": r"^https?://[^\s/?#@]+([/?#]\S*)?$", "format": "uri"},
         description="https (http or private hosts only with EAL_ALLOW_PRIVATE_WEBHOOK_URLS=1); "
         "kept private: the API shows a signed link to this service.",
     )

@@ -124,7 +124,8 @@ def _caller(raw: str) -> tuple[str, bool]:
         return raw.strip(), False
 
 
-def _columns(call: IncomingCall) -> dict[str, Any]:
+def _columns(call: IncomingCall, *, update: bool) -> dict[str, Any]:
+    """The call's columns; for an update, without what the tracker did not send this time."""
     number, valid = _caller(call.caller_number)
     values: dict[str, Any] = {
         "tracking_number": call.tracking_number,
@@ -142,6 +143,8 @@ def _columns(call: IncomingCall) -> dict[str, Any]:
         "voicemail": call.voicemail,
         "answered": call.answered,
     }
+    if not update:
+        return values
     return {k: v for k, v in values.items() if k not in call.absent}
 
 
@@ -165,13 +168,13 @@ async def ingest(tx: Tx, call: IncomingCall, *, stt_enabled: bool) -> Stored:
     """
     organization_id = tx.actor.organization_id
     now = tx.now()
-    values = _columns(call)
     existing = None
     if call.external_id is not None:
         existing = await repository.find_external(
             tx.conn, organization_id, call.source, call.external_id
         )
     if existing is None:
+        values = _columns(call, update=False)
         row = await repository.insert(
             tx.conn,
             id=uuid.uuid4(),
@@ -187,10 +190,13 @@ async def ingest(tx: Tx, call: IncomingCall, *, stt_enabled: bool) -> Stored:
             updated_at=now,
             **values,
         )
-        await events.record(tx, Action.CALL_RECEIVED, _summary(row), data=_summary(row))
+        await events.record(
+            tx, Action.CALL_RECEIVED, _summary(row), data=repository.event_data(row)
+        )
         await _queue_next(tx, row, stt_enabled=stt_enabled)
         return Stored(row, created=True)
 
+    values = _columns(call, update=True)
     changes = {key: value for key, value in values.items() if getattr(existing, key) != value}
     # A tracker that re-sends a call without its transcript does not erase ours.
     if changes.get("transcript", "") is None:

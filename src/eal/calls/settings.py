@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator
 
-from eal.kit.schemas import StrictBody
-from eal.leads.phone import normalize_phone
+from eal.kit.schemas import NON_BLANK, StrictBody
+from eal.leads.phone import PHONE_JSON_SCHEMA, normalize_phone
+from eal.organizations.vendor_settings import CLOCK_PATTERN, SECRET_PATTERN, VENDOR_URL_PATTERN
 from eal.outreach.settings import Secret, Url, clock_time
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -32,36 +33,37 @@ DEFAULT_CALLBACK_SMS = (
 MAX_CALLBACK_SMS = 480
 CALLRAIL_API = "https://api.callrail.com/v3"
 
-Interval = Annotated[list[str], Field(min_length=2, max_length=2)]
+Interval = Annotated[
+    list[Annotated[str, Field(json_schema_extra={"pattern": CLOCK_PATTERN})]],
+    Field(min_length=2, max_length=2),
+]
+#: A day's opening intervals (at most six; none is a closed day).
+DayHours = Annotated[list[Interval], Field(max_length=6)]
 
 
 class BusinessHoursIn(StrictBody):
     """Opening intervals per day, `[["08:00", "18:00"]]`; an empty list is a closed day.
 
-    An interval whose end is not after its start runs past midnight ("22:00"-"02:00");
-    "24:00" is not a time: end a day with "23:59".
+    An interval whose end is before its start runs past midnight ("22:00"-"02:00"); one
+    whose end is its start is the whole day ("00:00"-"00:00"). "24:00" is not a time.
     """
 
-    mon: list[Interval] | None = None
-    tue: list[Interval] | None = None
-    wed: list[Interval] | None = None
-    thu: list[Interval] | None = None
-    fri: list[Interval] | None = None
-    sat: list[Interval] | None = None
-    sun: list[Interval] | None = None
+    mon: DayHours | None = None
+    tue: DayHours | None = None
+    wed: DayHours | None = None
+    thu: DayHours | None = None
+    fri: DayHours | None = None
+    sat: DayHours | None = None
+    sun: DayHours | None = None
 
     @field_validator("*")
     @classmethod
     def _intervals(cls, value: list[list[str]] | None) -> list[list[str]] | None:
         if value is None:
             return None
-        if len(value) > 6:
-            raise ValueError("at most 6 intervals a day")
         for start, end in value:
             clock_time(start)
             clock_time(end)
-            if start == end:
-                raise ValueError(f"the interval {start}-{end} is empty")
         return value
 
 
@@ -76,11 +78,23 @@ class DispatchSettingsIn(StrictBody):
         description="Dispatch urgent qualified calls after hours, texting on_call_phone "
         "(default false).",
     )
-    on_call_phone: str | None = Field(default=None, description="E.164; texted after hours.")
+    on_call_phone: str | None = Field(
+        default=None,
+        description="E.164; texted after hours.",
+        json_schema_extra=PHONE_JSON_SCHEMA,
+    )
     min_confidence: float | None = Field(
         default=None, ge=0, le=1, description=f"Default {DEFAULT_MIN_CONFIDENCE}."
     )
-    callback_sms: Annotated[str, Field(min_length=1, max_length=MAX_CALLBACK_SMS)] | None = Field(
+    callback_sms: (
+        Annotated[
+            str,
+            Field(
+                min_length=1, max_length=MAX_CALLBACK_SMS, json_schema_extra={"pattern": NON_BLANK}
+            ),
+        ]
+        | None
+    ) = Field(
         default=None,
         description="The text sent to the caller; {{caller_name}} and {{org_name}} are filled in.",
     )
@@ -97,14 +111,21 @@ class CallRailSettingsIn(StrictBody):
     vendor: Literal["callrail"] = "callrail"
     signing_key: Secret | None = Field(
         default=None,
+        json_schema_extra={"pattern": SECRET_PATTERN},
         description="The company's webhook signing key (CallRail: Settings -> Integrations -> "
         "Webhooks); stored encrypted, never returned.",
     )
     api_key: Secret | None = Field(
-        default=None, description="A CallRail API v3 key, for `eal calls import-callrail`."
+        default=None,
+        description="A CallRail API v3 key, for `eal calls import-callrail`.",
+        json_schema_extra={"pattern": SECRET_PATTERN},
     )
     account_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,64}$")] | None = None
-    base_url: Url | None = Field(default=None, description=f"Default {CALLRAIL_API}.")
+    base_url: Url | None = Field(
+        default=None,
+        description=f"Default {CALLRAIL_API}.",
+        json_schema_extra={"pattern": VENDOR_URL_PATTERN, "format": "uri"},
+    )
 
 
 class AiSettingsIn(StrictBody):
@@ -165,7 +186,7 @@ class CallsConfig(BaseModel):
         yesterday = DAYS[(local.weekday() - 1) % 7]
         for start_text, end_text in self.business_hours.get(today, []):
             start, end = _clock(start_text), _clock(end_text)
-            if start < end and start <= clock < end:
+            if start == end or (start < end and start <= clock < end):
                 return True
             if start > end and clock >= start:  # the evening part of an overnight interval
                 return True

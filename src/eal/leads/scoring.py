@@ -362,14 +362,15 @@ def _message_intent(
     """The findings as the classifier's reading of the message amends them, and its say.
 
     A pitch, or a message meant for someone else: the loss keywords do not count, and the
-    message scores low. Another request without a loss word: it scores low too. A loss the
-    keywords missed: it counts as its category.
+    message scores low. Another request without a loss or urgency word: it scores low too.
+    A loss the keywords missed: it counts as its category.
     """
     if reading is None:
         return findings, None
     verdict = w.MESSAGE_NOT_A_LOSS.get(reading.intent)
-    # "Other" overrules no loss word: a loss in few words reads much like a question.
-    if reading.intent == "other" and findings.loss_categories:
+    # "Other" never overrules a loss or urgency word: a loss in few words reads much like a
+    # question, and a word that adds to a lead's score must never lower it.
+    if reading.intent == "other" and (findings.loss_categories or findings.urgency):
         verdict = None
     if verdict is not None:
         label, value = verdict
