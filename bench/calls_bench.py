@@ -252,7 +252,12 @@ async def _wait_dispatched(conn: asyncpg.Connection, ids: list[uuid.UUID], withi
         if done == len(ids):
             return
         await asyncio.sleep(0.05)
-    raise RuntimeError("calls were not dispatched in time")
+    rows = await conn.fetch(
+        "SELECT status, decision->>'reason' AS reason, decision->>'error' AS error "
+        "FROM calls WHERE id = ANY($1)",
+        ids,
+    )
+    raise RuntimeError(f"calls were not dispatched in time: {[dict(r) for r in rows]}")
 
 
 async def end_to_end(url: str, base: str, key: str, calls: int) -> dict[str, Any]:

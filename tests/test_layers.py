@@ -166,3 +166,25 @@ def test_the_checks_can_fail() -> None:
     assert _cycles(graph) == [["eal.kit.a", "eal.leads.x"]]
     assert _layer("eal.leads.x") == 3 and _layer("eal.kit.a") == 0
     assert _layer("eal.somewhere_new") is None
+
+
+def test_every_folder_of_modules_is_a_regular_package() -> None:
+    """A folder without `__init__.py` is a namespace package: setuptools' package finder
+    leaves it out of the wheel, and the worker's task discovery does not see it."""
+    missing = [
+        str(folder.relative_to(SRC.parent))
+        for folder in SRC.rglob("*")
+        if folder.is_dir()
+        and "__pycache__" not in folder.parts
+        and any(folder.glob("*.py"))
+        and not (folder / "__init__.py").exists()
+    ]
+    assert missing == []
+
+
+def test_the_worker_runs_every_domains_tasks() -> None:
+    from eal.worker.runner import import_task_modules
+
+    found = set(import_task_modules())
+    expected = {f"eal.{p.parent.name}.tasks" for p in SRC.glob("*/tasks.py")}
+    assert expected <= found and "eal.calls.tasks" in found

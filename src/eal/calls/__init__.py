@@ -1,0 +1,1 @@
+"""Calls: inbound calls from any tracker, classified, decided and dispatched."""
