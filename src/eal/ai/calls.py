@@ -97,6 +97,14 @@ def model_text(text: str) -> str:
     return _SPEAKER.sub("", text)
 
 
+def intent_model() -> LinearModel:
+    """The intent model alone (lead scoring needs no other), loaded on first use."""
+    model = load_model(MODEL_PACKAGE, MODEL_RESOURCES["intent"])
+    if set(model.classes) != _CLASSES["intent"]:
+        raise ValueError(f"{MODEL_RESOURCES['intent']} has classes {model.classes}")
+    return model
+
+
 def call_models() -> CallModels:
     """The shipped call models, loaded on first use."""
     loaded = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eal.ai.calls import call_models, model_text
+from eal.ai.calls import intent_model, model_text
 from eal.ai.text import features
 from eal.leads import scoring_weights as w
 
@@ -34,12 +34,13 @@ def read_message(message: str | None) -> MessageReading | None:
     text = message[: w.MESSAGE_MAX_CHARS] if message else ""
     if len(text.split()) < w.MESSAGE_MIN_WORDS:
         return None
-    model = call_models().intent
+    model = intent_model()
     weighted = features(model_text(text), model.feature_config)
     prediction = model.predict_features(weighted, with_evidence=False)
     least = w.MESSAGE_MIN_CONFIDENCE.get(prediction.label)
     if least is None or prediction.confidence < least:
         return None  # a loss, or not sure: the keywords decide
-    # The evidence is worked out only for a verdict that changes the score.
-    evidence = model.evidence(weighted, prediction.label)
+    # The evidence is worked out only for a verdict whose label the reasoning shows.
+    shown = prediction.label in w.MESSAGE_NOT_A_LOSS
+    evidence = model.evidence(weighted, prediction.label) if shown else ()
     return MessageReading(prediction.label, prediction.confidence, evidence)
