@@ -13,6 +13,7 @@ which one answered.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -62,7 +63,9 @@ async def classify_with(runtime: Runtime, row: Any, *, llm_allowed: bool) -> Cal
         answer = await _ask_llm(runtime, row)
         if answer is not None:
             return answer
-    return classify_transcript(row.transcript)
+    # In a thread: the first call loads the models (about a second of CPU), and the worker's
+    # event loop also sends webhooks and serves requests when it runs inside `eal serve`.
+    return await asyncio.to_thread(classify_transcript, row.transcript)
 
 
 async def _ask_llm(runtime: Runtime, row: Any) -> CallClassification | None:
