@@ -319,6 +319,9 @@ async def test_subscribers_hear_of_received_classified_and_qualified_calls(
         call = await post_call(client, tenant, START)
         await wait_for_call(client, tenant, call["id"], "classified")
     rows = await deliveries_of(db, hook["id"])
+    # Nothing is left queued for the webhook sender of later tests (the receiver is fake).
+    deleted = await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=tenant.headers)
+    assert deleted.status_code == 200, deleted.text
     by_event = {row.event_type: json.loads(row.body) for row in rows}
     assert set(by_event) == {"call.received", "call.classified", "call.qualified"}
     received = by_event["call.received"]["data"]
