@@ -7,7 +7,6 @@ Against a local Twilio and a local JobNimbus, on a clock the test holds still (W
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -293,43 +292,3 @@ async def test_an_unknown_call_id_is_a_404(clocked: Clocked, factory: Factory) -
         r = await clocked.client.get(f"/api/v1/calls/{call_id}", headers=tenant.headers)
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "not_found"
-
-
-async def test_subscribers_hear_of_received_classified_and_qualified_calls(
-    clocked: Clocked, factory: Factory, db: Database, twilio: FakeTwilio
-) -> None:
-    from tests.webhooks.support import create_webhook, deliveries_of
-
-    client = clocked.client
-    tenant = await calls_tenant(
-        client,
-        factory,
-        "Call Events Co",
-        twilio=twilio,
-        account=ACCOUNT,
-        dispatch={"auto_dispatch": False},
-    )
-    hook = await create_webhook(
-        client,
-        tenant,
-        "http://127.0.0.1:9/calls",
-        events_=["call.received", "call.classified", "call.qualified"],
-    )
-    async with calls_worker(clocked.runtime):
-        call = await post_call(client, tenant, START)
-        await wait_for_call(client, tenant, call["id"], "classified")
-    rows = await deliveries_of(db, hook["id"])
-    # Nothing is left queued for the webhook sender of later tests (the receiver is fake).
-    deleted = await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=tenant.headers)
-    assert deleted.status_code == 200, deleted.text
-    by_event = {row.event_type: json.loads(row.body) for row in rows}
-    assert set(by_event) == {"call.received", "call.classified", "call.qualified"}
-    received = by_event["call.received"]["data"]
-    assert received["id"] == call["id"] and received["classification"] is None
-    classified = by_event["call.classified"]["data"]
-    assert (classified["classification"], classified["urgency"], classified["qualified"]) == (
-        "water",
-        "high",
-        True,
-    )
-    assert classified["provider"] == "embedded" and classified["reason"]

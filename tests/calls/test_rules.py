@@ -158,3 +158,36 @@ def test_the_location_comes_from_the_transcript_when_the_caller_gave_none() -> N
     # A claim number is not a postal code.
     claim = call(caller_postal_code=None, transcript="my claim number is 30064 8812")
     assert locate(claim, area) is None
+
+
+def test_webhook_events_carry_the_call_in_its_list_shape_with_the_classification() -> None:
+    import uuid
+
+    from eal.calls.repository import event_data
+
+    row = SimpleNamespace(
+        id=uuid.uuid4(),
+        status="classified",
+        tracking_number="+17705550199",
+        caller_number="+14045550173",
+        duration_seconds=142,
+        intent="water",
+        qualified=True,
+        urgency="high",
+        confidence=0.93,
+        corrected=False,
+        correction_note=None,
+        model_classification={"reason": "active leak", "provider": "embedded"},
+        decision={"action": "auto_dispatch"},
+        received_at=OPEN,
+    )
+    data = event_data(row)
+    assert data["id"] == f"call_{row.id.hex}"
+    assert (data["classification"], data["urgency"], data["qualified"]) == ("water", "high", True)
+    assert (data["confidence"], data["reason"], data["provider"]) == (
+        0.93,
+        "active leak",
+        "embedded",
+    )
+    assert data["dispatch_decision"] == "auto_dispatch"
+    assert data["received_at"] == "2026-06-03T14:00:00.000Z"
