@@ -55,6 +55,8 @@ MAX_IN_FLIGHT = 64
 POLL_INTERVAL_SECONDS = 1.0
 FLUSH_INTERVAL_SECONDS = 0.01
 CLAIM_COALESCE_SECONDS = 0.003
+#: The shortest wait between two claims when a due row is waiting (see `_wait_for_work`).
+MIN_WAIT_SECONDS = 0.05
 #: After a failed claim the next waits this long, doubling up to MAX_CLAIM_RETRY_SECONDS.
 CLAIM_RETRY_SECONDS = 1.0
 MAX_CLAIM_RETRY_SECONDS = 5.0
@@ -243,7 +245,9 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         timeout = self.poll_interval
         if self._next_due is not None:
-            timeout = max(0.0, min(timeout, self._next_due - loop.time()))
+            # Never a zero wait: a due row this pass could not claim (its endpoint busy)
+            # would otherwise turn the loop into a busy spin until it is claimable.
+            timeout = max(MIN_WAIT_SECONDS, min(timeout, self._next_due - loop.time()))
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._wake.wait()
