@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from importlib import resources
 from typing import get_args
 
@@ -505,35 +504,3 @@ def test_fitting_never_cuts_inside_a_word(platform: str, limit: int, unit: str) 
     assert fit_to_platform("Thank you!", platform) == "Thank you!"
     sentence_cut = fit_to_platform("One sentence here. " * 600, platform)
     assert sentence_cut.endswith("here.")
-
-
-# --- speed -----------------------------------------------------------------------------
-
-
-def test_speed() -> None:
-    draft_reply(
-        review_text="warm up",
-        rating=5,
-        reviewer_name=None,
-        tone="warm-professional",
-        org_name=ORG,
-        platform="google",
-    )
-    cases = [(rating, text) for _, rating, text in REVIEWS] + list(BAIT) + list(SARCASTIC)
-    elapsed = []
-    for i in range(200):
-        rating, text = cases[i % len(cases)]
-        tone = TONES[i % len(TONES)]
-        start = time.perf_counter()
-        draft_reply(
-            review_text=f"{text} #{i}",
-            rating=rating,
-            reviewer_name="Pat Lee",
-            tone=tone,
-            org_name=ORG,
-            platform="google",
-        )
-        elapsed.append(time.perf_counter() - start)
-    mean_ms = 1000 * sum(elapsed) / len(elapsed)
-    print(f"review reply: mean {mean_ms:.2f} ms, max {1000 * max(elapsed):.2f} ms over 200")
-    assert mean_ms < 50

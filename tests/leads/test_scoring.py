@@ -1,4 +1,4 @@
-"""The lead-scoring engine: explanations, determinism, monotonicity, bounds and speed.
+"""The lead-scoring engine: explanations, determinism, monotonicity and bounds.
 
 Properties are checked over grids of generated leads (itertools.product), so
 they hold for every combination of the other signals, not one example. Where
@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -577,37 +576,17 @@ def test_keywords_are_lower_case_and_belong_to_one_category() -> None:
     assert all(word == word.lower() for word in w.NEGATION_WORDS)
 
 
-# --- Speed ----------------------------------------------------------------
-
-
-def _mean_seconds(lead: LeadSignals, context: ScoringContext, runs: int) -> float:
-    score_lead(lead, context)  # warm-up: postal index, caches
-    started = time.perf_counter()
-    for _ in range(runs):
-        score_lead(lead, context)
-    return (time.perf_counter() - started) / runs
-
-
-def test_scoring_a_typical_lead_takes_well_under_a_millisecond() -> None:
-    events = tuple(storm(days_ago=1, postal_codes=(f"{n:05d}",)) for n in range(31_000, 31_050))
-    context = dataclasses.replace(CONTEXT, weather_events=events)
-    lead = LeadSignals(
-        message="Pipe burst in the upstairs bathroom, water coming through the kitchen "
-        "ceiling. We turned the main off but need someone tonight if possible.",
-        pain_points="Ceiling damage, possible mold",
-        name="Sarah Mitchell",
-        email="sarah.mitchell@example.com",
-        phone=MOBILE,
-        source="google_ads",
-        postal_code="30009",
-        form_started_at=NOW - timedelta(seconds=80),
-        form_submitted_at=NOW,
-    )
-    mean = _mean_seconds(lead, context, runs=300)
-    assert mean < 0.001, f"mean {mean * 1e6:.0f} us"
+# --- Bounded reading ----------------------------------------------------------
+# How fast scoring is lives in bench/scoring_bench.py; here, that hostile text
+# costs no more than its start: only the first MAX_TEXT_CHARS are read.
 
 
 @pytest.mark.parametrize("text", ["no water " * 100_000, "a " * 500_000, "x" * 1_000_000])
-def test_hostile_text_is_bounded(text: str) -> None:
-    mean = _mean_seconds(LeadSignals(message=text, pain_points=text), CONTEXT, runs=20)
-    assert mean < 0.005, f"mean {mean * 1e6:.0f} us"
+def test_hostile_text_is_read_only_up_to_its_cap(text: str) -> None:
+    whole = score_lead(LeadSignals(message=text, pain_points=text), CONTEXT)
+    start = text[: w.MAX_TEXT_CHARS]
+    assert whole == score_lead(LeadSignals(message=start, pain_points=start), CONTEXT)
+    longer = text[: w.MAX_TEXT_CHARS] + " Burst pipe, water everywhere."
+    assert score_lead(LeadSignals(message=longer), CONTEXT) == score_lead(
+        LeadSignals(message=start), CONTEXT
+    )

@@ -32,6 +32,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import mul
 from typing import Any
 
 URL = "_url_"
@@ -110,10 +111,12 @@ def features(text: str, config: FeatureConfig | None = None) -> dict[str, float]
         if word.startswith("_") or len(word) == 1:
             continue
         char_counts.update(_char_ngrams(word, low, high))
-    groups = [_unit(word_counts), _unit(char_counts)]
-    present = [group for group in groups if group]
+    present = [counts for counts in (word_counts, char_counts) if counts]
     share = 1.0 / math.sqrt(len(present)) if present else 0.0
-    return {name: value * share for group in present for name, value in group.items()}
+    weighted: dict[str, float] = {}
+    for counts in present:
+        weighted.update(_unit(counts, share))
+    return weighted
 
 
 # Words recur from one text to the next, and cutting a word into its n-grams was most of
@@ -128,8 +131,18 @@ def _char_ngrams(word: str, low: int, high: int) -> tuple[str, ...]:
     )
 
 
-def _unit(counts: Counter[str]) -> dict[str, float]:
-    """Counts weighted 1 + log(count), scaled to unit (L2) length."""
-    weighted = {name: 1.0 + math.log(count) for name, count in counts.items()}
-    norm = math.sqrt(sum(value * value for value in weighted.values()))
-    return {name: value / norm for name, value in weighted.items()} if norm else {}
+#: 1 + log(count) for the small counts nearly every feature has.
+_SUBLINEAR = tuple(1.0 + math.log(count) if count else 0.0 for count in range(16))
+
+
+def _unit(counts: Counter[str], share: float = 1.0) -> dict[str, float]:
+    """Counts weighted 1 + log(count), scaled to length `share` (L2)."""
+    small = len(_SUBLINEAR)
+    weights = [
+        _SUBLINEAR[count] if count < small else 1.0 + math.log(count) for count in counts.values()
+    ]
+    norm = math.sqrt(sum(map(mul, weights, weights)))
+    if not norm:
+        return {}
+    scale = share / norm
+    return dict(zip(counts, [weight * scale for weight in weights], strict=True))

@@ -115,8 +115,10 @@ async def classify(ctx: jobs.JobContext, payload: ClassifyCall) -> None:
         if row is None:
             return
         settings = await organizations.settings_of(tx.conn, ctx.organization_id)
+    # The settings read with the transcript serve the whole job: the LLM choice and the decision.
+    llm_allowed = _llm_allowed(settings)
     for _ in range(MAX_ROUNDS):
-        result = await classify_with(ctx.runtime, row, llm_allowed=_llm_allowed(settings))
+        result = await classify_with(ctx.runtime, row, llm_allowed=llm_allowed)
         async with ctx.transaction() as tx:
             current = await repository.get(tx.conn, ctx.organization_id, payload.call_id, lock=True)
             if current is None:
@@ -124,7 +126,6 @@ async def classify(ctx: jobs.JobContext, payload: ClassifyCall) -> None:
             if current.transcript != row.transcript:
                 row = current  # a new transcript arrived while this one was read
                 continue
-            settings = await organizations.settings_of(tx.conn, ctx.organization_id)
             await record(tx, current, result, settings)
         return
     log.warning(

@@ -133,36 +133,45 @@ async def _prepare(ctx: jobs.JobContext, call_id: uuid.UUID) -> Any:
                 row = await _update_decision(tx, row, lead_id=str(lead_id))
             else:
                 notes.append("the caller's number is not valid: no lead, no callback text")
-        if row.callback_message_id is None and row.caller_number_valid:
+        callback = row.callback_message_id is None and bool(row.caller_number_valid)
+        on_call = bool(decision.get("notify_on_call")) and not decision.get("on_call_message_id")
+        if callback or on_call:
             config = CallsConfig.from_settings(
                 await organizations.settings_of(tx.conn, ctx.organization_id)
             )
-            body = render_callback(
-                config.callback_sms, caller_name=row.caller_name, org=await org_name(tx)
-            )
-            message, why = await _queue_sms(tx, row.caller_number, body, row.lead_id)
-            if message is not None:
-                row = await repository.update(
-                    tx.conn, ctx.organization_id, row.id, callback_message_id=message.id
-                )
-            elif why is not None:
-                notes.append(why)
-                row = await _update_decision(tx, row, callback_skipped=True)
-        if decision.get("notify_on_call") and not decision.get("on_call_message_id"):
-            config = CallsConfig.from_settings(
-                await organizations.settings_of(tx.conn, ctx.organization_id)
-            )
-            if config.on_call_phone is not None:
-                message, why = await _queue_sms(
-                    tx, config.on_call_phone, _on_call_text(row), row.lead_id
-                )
-                if message is not None:
-                    row = await _update_decision(tx, row, on_call_message_id=str(message.id))
-                elif why is not None:
-                    notes.append(f"on-call text: {why}")
+            row = await _queue_texts(tx, row, config, notes, callback=callback, on_call=on_call)
         if notes != list(decision.get("notes") or []):
             row = await _update_decision(tx, row, notes=notes)
         return row
+
+
+async def _queue_texts(
+    tx: Tx, row: Any, config: CallsConfig, notes: list[str], *, callback: bool, on_call: bool
+) -> Any:
+    """Queue the callback to the caller and the on-call text, as asked; the call row.
+
+    Each message is stored on the call as it is queued; why one was not is added to
+    ``notes``.
+    """
+    if callback:
+        body = render_callback(
+            config.callback_sms, caller_name=row.caller_name, org=await org_name(tx)
+        )
+        message, why = await _queue_sms(tx, row.caller_number, body, row.lead_id)
+        if message is not None:
+            row = await repository.update(
+                tx.conn, tx.actor.organization_id, row.id, callback_message_id=message.id
+            )
+        elif why is not None:
+            notes.append(why)
+            row = await _update_decision(tx, row, callback_skipped=True)
+    if on_call and config.on_call_phone is not None:
+        message, why = await _queue_sms(tx, config.on_call_phone, _on_call_text(row), row.lead_id)
+        if message is not None:
+            row = await _update_decision(tx, row, on_call_message_id=str(message.id))
+        elif why is not None:
+            notes.append(f"on-call text: {why}")
+    return row
 
 
 async def _send(ctx: jobs.JobContext, message_id: uuid.UUID | None) -> str | None:
