@@ -16,7 +16,7 @@ of the best class is the confidence. With temperature 1 that is exactly scikit-l
 scores of the training split so that a confidence of 0.8 is right about 80% of the time
 (a strongly fitted model is otherwise sure of everything). All this without importing
 scikit-learn (tens of MB resident) into the service. A model is read once per process, on
-first use, from package data; its rows live in one flat array of doubles.
+first use, from package data; its weights live in one array per class.
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ class LinearModel:
     """A loaded model; `predict` is safe to call from any thread.
 
     Rows are found by the (per-process) hash of their feature name in one sorted array of
-    hashes (with the row each stands for), and their weights lie in one flat array of
-    doubles in file order: no string object per feature is kept. For the call models (about 94,000 features each) that holds
-    some 6 MB where a dict of names held about 25 MB, and a file read line by line
+    hashes (with the row each stands for), and their weights lie in one flat array per
+    class, in file order: no string object per feature is kept. For the call models (about
+    94,000 features each) that holds some 6 MB where a dict of names held about 25 MB, and a file read line by line
     (`read_model`) never holds the parsed JSON of all rows at once (that peak left some
     50 MB resident behind it).
     """
