@@ -157,11 +157,15 @@ async def wait_for_rows(
 
 @asynccontextmanager
 async def running_worker(
-    settings: Settings, db: Database, **options: Any
+    settings: Settings,
+    db: Database,
+    *,
+    kind: type[DeliveryWorker] = DeliveryWorker,
+    **options: Any,
 ) -> AsyncIterator[DeliveryWorker]:
-    """A delivery worker running in this event loop until the block ends."""
+    """A delivery worker (of class `kind`) running in this event loop until the block ends."""
     assert settings.secret_key is not None
-    worker = DeliveryWorker(settings=settings, db=db, box=SecretBox(settings.secret_key), **options)
+    worker = kind(settings=settings, db=db, box=SecretBox(settings.secret_key), **options)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:

@@ -1,4 +1,4 @@
-"""Workers: several at once, a killed one, a slow receiver, and the ways workers are started."""
+"""Workers: several at once, a killed one, a slow one, a full one, and how workers are started."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -20,6 +21,7 @@ from eal.config import Settings
 from eal.db.engine import Database
 from eal.events import Action
 from eal.webhooks.recording import purge_finished
+from eal.webhooks.worker import DeliveryWorker
 from tests.factories import Factory
 from tests.support import tenant_tx
 from tests.webhooks.support import (
@@ -173,6 +175,73 @@ async def test_a_slow_receiver_does_not_stall_others(
             release.set()
             await slow_rx.wait_for(20, within=10)
     assert peak == 4
+
+
+class _CountingWorker(DeliveryWorker):
+    """A worker that counts its passes (waits for work) after each notification."""
+
+    #: Passes that mean the loop spins: it is stopped from inside, as it yields to nothing else.
+    SPIN = 1000
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.notified = asyncio.Event()
+        self.passes_since_notify = 0
+        self.released = asyncio.Event()
+
+    def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        super()._on_notify(conn, pid, channel, payload)
+        if not payload.startswith("cancel:"):
+            self.passes_since_notify = 0
+            self.notified.set()
+
+    async def _wait_for_work(self, stop: asyncio.Event) -> None:
+        self.passes_since_notify += 1
+        if self.passes_since_notify > self.SPIN:
+            self.released.set()
+            stop.set()
+        await super()._wait_for_work(stop)
+
+
+async def test_a_notification_at_capacity_waits_for_a_free_slot_without_spinning(
+    client: httpx.AsyncClient, factory: Factory, db: Database, settings: Settings
+) -> None:
+    tenant = await factory.tenant("Workers Capacity")
+
+    async def held(_request: Received, _index: int) -> int:
+        await worker.released.wait()
+        return 200
+
+    async with (
+        Receiver(held) as receiver,
+        running_worker(
+            settings, db, kind=_CountingWorker, max_in_flight=1, poll_interval=60
+        ) as running,
+    ):
+        assert isinstance(running, _CountingWorker)
+        worker = running
+        hook = await create_webhook(client, tenant, receiver.url)
+        await _record_many(db, tenant.id, 1)
+        await receiver.wait_for(1)
+        assert worker.in_flight == 1  # every send slot taken
+
+        # A due delivery the worker cannot claim, and the NOTIFY of its commit.
+        worker.notified.clear()
+        await _record_many(db, tenant.id, 1)
+        await asyncio.wait_for(worker.notified.wait(), 10)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        passes = worker.passes_since_notify
+        waiting = [d for d in await deliveries_of(db, hook["id"]) if d.leased_by is None]
+        worker.released.set()
+        # One pass takes in the wake-up, finds no free slot and waits (it used to loop
+        # without ever yielding, holding up the send it waited for).
+        assert passes <= 2, f"{passes} passes after one notification"
+        assert len(waiting) == 1 and waiting[0].attempt == 0  # not claimed while at capacity
+
+        # The freed slot wakes the worker (no poll would for a minute) and it sends the second.
+        await receiver.wait_for(2)
+    assert len({r.delivery_id for r in receiver.received}) == 2
 
 
 async def test_eal_worker_command_delivers_and_stops_cleanly(

@@ -55,8 +55,6 @@ MAX_IN_FLIGHT = 64
 POLL_INTERVAL_SECONDS = 1.0
 FLUSH_INTERVAL_SECONDS = 0.01
 CLAIM_COALESCE_SECONDS = 0.003
-#: The shortest wait between two claims when a due row is waiting (see `_wait_for_work`).
-MIN_WAIT_SECONDS = 0.05
 #: After a failed claim the next waits this long, doubling up to MAX_CLAIM_RETRY_SECONDS.
 CLAIM_RETRY_SECONDS = 1.0
 MAX_CLAIM_RETRY_SECONDS = 5.0
@@ -219,10 +217,17 @@ class DeliveryWorker:
         last_sweep = loop.time()
         try:
             while not stop.is_set():
+                # Every pass takes in the wake-up that started it, also when it cannot
+                # claim: a wake left set makes the next wait return without yielding,
+                # and at capacity that loop would starve the sends it waits for.
+                self._wake.clear()
+                self._notified = False
                 if self._in_flight_total < self.max_in_flight:
-                    self._wake.clear()
-                    self._notified = False
                     await self._claim_and_start()
+                else:
+                    # Nothing is claimable until a send finishes: that wakes this loop,
+                    # and its claim finds whatever was notified meanwhile.
+                    self._maybe_more = True
                 if loop.time() - last_sweep >= 1.0:
                     last_sweep = loop.time()
                     self._sender.sweep()
@@ -245,9 +250,10 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         timeout = self.poll_interval
         if self._next_due is not None:
-            # Never a zero wait: a due row this pass could not claim (its endpoint busy)
-            # would otherwise turn the loop into a busy spin until it is claimable.
-            timeout = max(MIN_WAIT_SECONDS, min(timeout, self._next_due - loop.time()))
+            # Wake when a retry this worker scheduled falls due. The due time is
+            # forgotten once reached (below): a retry whose endpoint is still at its
+            # cap costs one empty claim, and the claim a freed slot wakes takes it.
+            timeout = max(0.0, min(timeout, self._next_due - loop.time()))
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._wake.wait()
