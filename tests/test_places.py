@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 from eal import geo, places
-from eal.places import Place, find_places, normalize_place_name, resolve_place, state_code
+from eal.places import (
+    Place,
+    find_places,
+    normalize_place_name,
+    places_near,
+    resolve_place,
+    state_code,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "tools" / "build_place_index.py"
@@ -539,3 +546,18 @@ def test_read_table_rejects_what_it_does_not_know(
     table = generator.build_table([_row("30075", "Roswell", "GA", "34.0", "-84.3")])
     with pytest.raises(ValueError, match=message):
         places._read_table(mangle(table))
+
+
+def test_places_near_a_point_are_nearby_towns_nearest_first() -> None:
+    roswell = resolve_place("Roswell", "GA")
+    assert roswell is not None
+    near = places_near(roswell.coordinates, miles=30, limit=8)
+    names = [place.name for place in near]
+    assert "Roswell" in names and "Alpharetta" in names and len(names) == 8
+    assert all(place.state == "GA" for place in near)
+    assert len(set(names)) == len(names)
+    assert "Cobb" not in names  # a county, not a town
+    without = places_near(roswell.coordinates, limit=8, exclude=frozenset({"roswell"}))
+    assert "Roswell" not in [place.name for place in without]
+    assert len(places_near(roswell.coordinates, miles=30, limit=3)) == 3
+    assert places_near((0.0, -30.0), miles=30) == ()  # the middle of the Atlantic

@@ -20,6 +20,7 @@ in Georgia), only so that free text naming them is not read as a town.
 - `eal.places.table`: the shipped table, read once (:func:`load_place_index`
   at start-up reads it before the first request instead of during it);
 - `eal.places.lookup`: :func:`resolve_place`, a named city;
+- `eal.places.nearby`: :func:`places_near`, the towns around a point;
 - `eal.places.text`: :func:`find_places`, and the rules for reading free text.
 """
 
@@ -30,6 +31,7 @@ from eal.places.lookup import resolve_place
 from eal.places.names import _STATE_BY_NAME as _STATE_BY_NAME
 from eal.places.names import STATE_NAMES, normalize_place_name, state_code
 from eal.places.names import _title_case as _title_case
+from eal.places.nearby import places_near
 from eal.places.table import _COORDINATE_SCALE as _COORDINATE_SCALE
 from eal.places.table import _FLAG_COUNTY as _FLAG_COUNTY
 from eal.places.table import _FLAG_NEEDS_CONTEXT as _FLAG_NEEDS_CONTEXT
@@ -48,6 +50,7 @@ __all__ = [
     "find_places",
     "load_place_index",
     "normalize_place_name",
+    "places_near",
     "resolve_place",
     "state_code",
 ]
