@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from eal.ai.content_checks import (
+    BlogRequest,
     OutlineItem,
     SeoCheck,
     check_blog,
@@ -75,20 +76,6 @@ SECTION_WORDS = 220
 _SMALL_WORDS = frozenset(
     ["a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to"]
 )
-
-
-@dataclass(frozen=True, slots=True)
-class BlogRequest:
-    target_keyword: str
-    city: str
-    region: str
-    postal_code: str | None
-    service_type: str
-    word_count_target: int
-    organization_name: str
-    phone: str | None
-    website: str | None
-    nearby_places: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from eal.ai.content_kb import count_words
 
-if TYPE_CHECKING:
-    from eal.ai.blog import BlogRequest
-
 __all__ = [
+    "BlogRequest",
     "OutlineItem",
     "SeoCheck",
     "check_blog",
@@ -39,6 +36,22 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _FAQ_HEADING = re.compile(r"\b(?:faqs?|frequently asked questions)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+@dataclass(frozen=True, slots=True)
+class BlogRequest:
+    """What a blog post is asked for: its keyword, place, service and author."""
+
+    target_keyword: str
+    city: str
+    region: str
+    postal_code: str | None
+    service_type: str
+    word_count_target: int
+    organization_name: str
+    phone: str | None
+    website: str | None
+    nearby_places: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
