@@ -107,10 +107,13 @@ def _routers() -> list[Any]:
     from eal.audit.endpoints import router as audit
     from eal.calls.endpoints import hooks as calls_hooks
     from eal.calls.endpoints import router as calls
+    from eal.content.endpoints import router as content
     from eal.leads.endpoints import router as leads
     from eal.organizations.endpoints import router as organizations
     from eal.outreach.endpoints import router as outreach
     from eal.outreach.hooks import router as outreach_hooks
+    from eal.prospects.endpoints import router as prospects
+    from eal.reviews.endpoints import router as reviews
     from eal.weather.endpoints import router as weather
     from eal.webhooks.endpoints import router as webhooks
 
@@ -125,4 +128,7 @@ def _routers() -> list[Any]:
         outreach_hooks,
         calls,
         calls_hooks,
+        prospects,
+        content,
+        reviews,
     ]

@@ -78,6 +78,21 @@ async def _tenant_with_one_of_each(client, factory) -> tuple[dict[str, str], dic
         headers=t.headers,
     )
     assert corrected.status_code == 200, corrected.text
+    prospect = await client.post(
+        "/api/v1/prospects", json={"company_name": "Allow Prospect"}, headers=t.headers
+    )
+    batch = await client.post(
+        "/api/v1/prospects/qualify",
+        json={"prospect_ids": [prospect.json()["id"]]},
+        headers=t.headers,
+    )
+    assert batch.status_code == 202, batch.text
+    reply = await client.post(
+        "/api/v1/content/review-response",
+        json={"platform": "google", "review_id": "r1", "rating": 5, "review_text": "Great crew."},
+        headers=t.headers,
+    )
+    assert reply.status_code == 201, reply.text
     entry = (await client.get("/api/v1/audit-log", headers=t.headers)).json()["data"][0]
     ids = {
         "lead_id": lead.json()["id"],
@@ -89,6 +104,9 @@ async def _tenant_with_one_of_each(client, factory) -> tuple[dict[str, str], dic
         "sequence_id": sequence.json()["id"],
         "enrollment_id": enrolled.json()["results"][0]["enrollment_id"],
         "call_id": call.json()["id"],
+        "prospect_id": prospect.json()["id"],
+        "batch_id": batch.json()["batch_id"],
+        "content_id": reply.json()["id"],
     }
     return t.headers, ids
 

@@ -48,7 +48,7 @@ DEADLINE = timedelta(seconds=5)
 # Generated URLs would have to resolve; this one is an address (tests allow private ones)
 # that nothing listens on (no webhook is sent: the test server runs no worker).
 LOOPBACK_URL = "https://127.0.0.1:9/eal"
-URL_FIELDS = {"url", "base_url"}
+URL_FIELDS = {"url", "base_url", "site_url"}
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,7 @@ def _resources(http: httpx.Client, world: World) -> dict[str, str]:
         )
         sequences.append(sequence["id"])
         enrollments.append(enrolled["results"][0]["enrollment_id"])
+    prospect = created(http.post("/api/v1/prospects", json={"company_name": "Schemathesis Co"}))
     entry = http.get("/api/v1/audit-log").json()["data"][0]
     return {
         "message_id": sent.json()["message_id"],
@@ -133,6 +134,7 @@ def _resources(http: httpx.Client, world: World) -> dict[str, str]:
         "enrollment_id:delete": enrollments[1],
         "organization_id": str(world.organization_id),
         "lead_id": lead["id"],
+        "prospect_id": prospect["id"],
         "webhook_id": kept,
         "webhook_id:delete": doomed,
         "delivery_id": deliveries[0]["id"],
@@ -185,6 +187,10 @@ def _fit_body(method: str, path: str, body: dict[str, Any], live: Live) -> dict[
     now = datetime.now(UTC)
     if path == "/api/v1/outreach/send" and body.get("lead_id"):
         body["lead_id"] = live.ids["lead_id"]  # a lead of the organization
+    if path == "/api/v1/reviews/request":
+        body["lead_id"] = live.ids["lead_id"]  # a lead of the organization (not won: a 409)
+    if path == "/api/v1/prospects/qualify" and body.get("prospect_id"):
+        body["prospect_id"] = live.ids["prospect_id"]  # a prospect of the organization
     if path in ("/api/v1/outreach/send", "/api/v1/outreach/suppressions"):
         _fit_address(body, "to" if path.endswith("/send") else "address")
     if path.startswith("/api/v1/outreach/sequences") and "enrollments" not in path:
@@ -304,7 +310,12 @@ def _keep_secrets(body: dict[str, Any]) -> None:
     integration), which no schema can say.
     """
     integrations = (body.get("settings") or {}).get("integrations") or {}
-    secrets = {"crm": "api_key", "sms": "auth_token"}
+    secrets = {
+        "crm": "api_key",
+        "sms": "auth_token",
+        "wordpress": "application_password",
+        "google_business": "access_token",
+    }
     for name, field in secrets.items():
         item = integrations.get(name)
         if isinstance(item, dict) and not item.get(field):

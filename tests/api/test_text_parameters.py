@@ -40,8 +40,10 @@ def _fill(path: str) -> str:
     """The path with a (random) id in each parameter: the query rule runs before any lookup."""
     while "{" in path:
         start, end = path.index("{"), path.index("}")
-        # A call id is `call_` and 32 hex digits (its routes match nothing else).
-        value = f"call_{uuid.uuid4().hex}" if path[start:end] == "{call_id" else str(uuid.uuid4())
+        # Call and content ids are `call_` / `ctnt_` and 32 hex digits (their routes match
+        # nothing else).
+        prefix = {"{call_id": "call_", "{content_id": "ctnt_"}.get(path[start:end])
+        value = f"{prefix}{uuid.uuid4().hex}" if prefix else str(uuid.uuid4())
         path = path[:start] + value + path[end + 1 :]
     return path
 

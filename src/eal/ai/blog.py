@@ -52,8 +52,10 @@ __all__ = [
     "SeoCheck",
     "check_blog",
     "compose_blog",
+    "count_words",
     "nearby_places",
     "outline_from_markdown",
+    "read_time_minutes",
     "slugify",
 ]
 
@@ -88,6 +90,11 @@ class BlogDraft:
     word_count: int
     estimated_read_time_min: int
     seo_checks: tuple[SeoCheck, ...]
+
+
+def read_time_minutes(words: int) -> int:
+    """Minutes to read ``words`` at READ_WORDS_PER_MINUTE (at least one)."""
+    return max(1, math.ceil(words / READ_WORDS_PER_MINUTE))
 
 
 def slugify(text: str, max_length: int = 80) -> str:
@@ -300,7 +307,7 @@ def compose_blog(request: BlogRequest) -> BlogDraft:
         outline=outline,
         body_markdown=body,
         word_count=words,
-        estimated_read_time_min=max(1, math.ceil(words / READ_WORDS_PER_MINUTE)),
+        estimated_read_time_min=read_time_minutes(words),
         seo_checks=checks,
     )
 

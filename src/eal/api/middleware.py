@@ -24,6 +24,8 @@ from eal.errors import PayloadTooLarge
 log = structlog.get_logger("eal.http")
 
 MAX_BODY_BYTES = 1024 * 1024
+#: Routes that take files larger than that: a CSV import of up to 10,000 prospects.
+LARGE_BODY_PATHS: dict[str, int] = {"/api/v1/prospects/import": 8 * 1024 * 1024}
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 """An X-Request-ID the service keeps; any other value is replaced by a generated one."""
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
@@ -38,8 +40,8 @@ API_PATH_PREFIX = "/api/"
 class BodyTooLarge(HTTPException):
     """Raised from `receive` when a streamed body passes the limit."""
 
-    def __init__(self) -> None:
-        super().__init__(status_code=413, detail=f"Request body exceeds {MAX_BODY_BYTES} bytes.")
+    def __init__(self, max_bytes: int = MAX_BODY_BYTES) -> None:
+        super().__init__(status_code=413, detail=f"Request body exceeds {max_bytes} bytes.")
 
 
 def new_request_id() -> str:
@@ -135,13 +137,14 @@ class EdgeMiddleware:
                 message = {**message, "body": b""}
             await send(message)
 
+        max_body_bytes = LARGE_BODY_PATHS.get(scope["path"], self.max_body_bytes)
         try:
-            if content_length is not None and content_length > self.max_body_bytes:
+            if content_length is not None and content_length > max_body_bytes:
                 await self._send_error(
                     send_with_headers,
                     PayloadTooLarge(
-                        f"Request body exceeds {self.max_body_bytes} bytes.",
-                        details={"max_bytes": self.max_body_bytes},
+                        f"Request body exceeds {max_body_bytes} bytes.",
+                        details={"max_bytes": max_body_bytes},
                     ).envelope(),
                     413,
                 )
@@ -154,8 +157,8 @@ class EdgeMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
-                        raise BodyTooLarge()
+                    if received > max_body_bytes:
+                        raise BodyTooLarge(max_body_bytes)
                 return message
 
             try:

@@ -259,6 +259,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components["headers"] = copy.deepcopy(_HEADERS)
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
+            # A body that is no Pydantic model (a CSV file) brings its schema this way.
+            schemas.update(operation.pop("x-eal-schemas", {}))
             _document_operation(method, path, operation)
     app.openapi_schema = doc
     return doc

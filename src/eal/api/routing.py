@@ -45,10 +45,11 @@ def _is_json(content_type: str) -> bool:
 
 
 FORM = "application/x-www-form-urlencoded"
+CSV = "text/csv"
 
 
-async def check_content_type(request: Request, *, form: bool = False) -> None:
-    """A request with a body must send it as JSON (or as a form, where `form` allows it)."""
+async def check_content_type(request: Request, *, form: bool = False, csv: bool = False) -> None:
+    """A request with a body must send it as JSON (or as a form or CSV, where allowed)."""
     if request.method not in BODY_METHODS:
         return
     body = await request.body()
@@ -56,7 +57,7 @@ async def check_content_type(request: Request, *, form: bool = False) -> None:
         return
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
-    if form and media == FORM:
+    if (form and media == FORM) or (csv and media == CSV):
         return
     if not _is_json(content_type):
         raise UnsupportedMediaType(
@@ -161,13 +162,15 @@ class TransactionalRoute(APIRoute):
 
     accepts_form = False
     """Routes that vendors call with form bodies (Twilio, RFC 8058 one-click) set this."""
+    accepts_csv = False
+    """Routes that import CSV files (`text/csv`) set this."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def transactional_handler(request: Request) -> Response:
             check_text_parameters(request)
-            await check_content_type(request, form=self.accepts_form)
+            await check_content_type(request, form=self.accepts_form, csv=self.accepts_csv)
             runtime = runtime_of(request)
             async with AsyncExitStack() as stack:
                 conn, transaction = await _open_transaction(runtime.db, stack)
@@ -199,6 +202,15 @@ class FormRoute(TransactionalRoute):
     accepts_form = True
 
 
-def api_router(*, accepts_form: bool = False, **kwargs: Any) -> APIRouter:
-    """An APIRouter whose routes are transactional (and take form bodies when asked)."""
-    return APIRouter(route_class=FormRoute if accepts_form else TransactionalRoute, **kwargs)
+class CsvRoute(TransactionalRoute):
+    """A transactional route that also takes `text/csv` bodies."""
+
+    accepts_csv = True
+
+
+def api_router(
+    *, accepts_form: bool = False, accepts_csv: bool = False, **kwargs: Any
+) -> APIRouter:
+    """An APIRouter whose routes are transactional (and take form or CSV bodies when asked)."""
+    route_class = FormRoute if accepts_form else CsvRoute if accepts_csv else TransactionalRoute
+    return APIRouter(route_class=route_class, **kwargs)

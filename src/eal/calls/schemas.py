@@ -104,7 +104,9 @@ class CallCreate(StrictBody):
         description="The number that was called (E.164 after normalisation).",
         json_schema_extra=PHONE_JSON_SCHEMA,
     )
-    caller_number: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+    caller_number: Annotated[
+        str, Field(min_length=1, max_length=64, json_schema_extra={"pattern": NON_BLANK})
+    ] = Field(
         description="E.164 after normalisation; a number that does not parse is kept as "
         "given and flagged (caller_number_valid: false)."
     )
@@ -123,7 +125,12 @@ class CallCreate(StrictBody):
     caller_state: Annotated[str, Field(min_length=2, max_length=40)] | None = None
     voicemail: bool | None = Field(default=None, description="The caller left a voicemail.")
     source: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")] = "api"
-    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+    external_id: (
+        Annotated[
+            str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NON_BLANK})
+        ]
+        | None
+    ) = Field(
         default=None,
         description="The tracker's id: posting it again (same source) updates that call.",
     )
@@ -245,7 +252,12 @@ class CallPatch(StrictBody):
     )
 
     classification: CorrectionIn
-    note: Annotated[str, Field(min_length=1, max_length=MAX_NOTE)] | None = None
+    note: (
+        Annotated[
+            str, Field(min_length=1, max_length=MAX_NOTE, json_schema_extra={"pattern": NON_BLANK})
+        ]
+        | None
+    ) = None
 
 
 class CallStats(BaseModel):

@@ -84,6 +84,22 @@ class Action(StrEnum):
     CALL_DISPATCH_DECIDED = "call.dispatch_decided"
     CALL_DISPATCHED = "call.dispatched"
     CALL_DISPATCH_FAILED = "call.dispatch_failed"
+    CONTENT_CREATED = "content.created"
+    CONTENT_GENERATED = "content.generated"
+    CONTENT_GENERATION_FAILED = "content.generation_failed"
+    CONTENT_UPDATED = "content.updated"
+    CONTENT_APPROVED = "content.approved"
+    CONTENT_SCHEDULED = "content.scheduled"
+    CONTENT_PUBLISHED = "content.published"
+    CONTENT_PUBLISH_FAILED = "content.publish_failed"
+    REVIEW_REQUESTED = "review.requested"
+    REVIEW_RECEIVED = "review.received"
+    PROSPECT_CREATED = "prospect.created"
+    PROSPECT_UPDATED = "prospect.updated"
+    PROSPECTS_IMPORTED = "prospects.imported"
+    PROSPECT_QUALIFIED = "prospect.qualified"
+    PROSPECT_QUALIFY_BATCH_QUEUED = "prospect.qualify_batch.queued"
+    PROSPECT_ENROLLED = "prospect.enrolled"
 
     @property
     def event_type(self) -> EventType | None:

@@ -30,8 +30,14 @@ Timestamp = Annotated[
 ]
 """A datetime rendered as ISO 8601 UTC with milliseconds and a `Z`."""
 
-NON_BLANK = r"\S"
-"""The pattern of a text that must not be blank: bodies strip surrounding whitespace first."""
+BLANK_CHARS = r"\s\x1c-\x1f\x85"
+"""What Python's `str.strip` removes, as a character-class body for document patterns."""
+NON_BLANK = rf"[^{BLANK_CHARS}]"
+"""The pattern of a text that must not be blank: bodies strip surrounding whitespace first.
+
+Python strips more than the ECMAScript whitespace class matches (the separators U+001C-U+001F and
+NEL, U+0085), so those are named: a text of only them is blank here and in the document.
+"""
 
 MIN_YEAR = 1900
 MAX_YEAR = 2999

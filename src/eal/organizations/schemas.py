@@ -19,6 +19,14 @@ from eal.calls.settings import (
     CallRailSettingsIn,
     DispatchSettingsIn,
 )
+from eal.content.settings import (
+    GoogleBusinessSettingsCreate,
+    GoogleBusinessSettingsIn,
+    ProfileSettingsIn,
+    ReviewsSettingsIn,
+    WordPressSettingsCreate,
+    WordPressSettingsIn,
+)
 from eal.geo import ServiceArea
 from eal.kit.paging import Page
 from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn, omittable
@@ -119,12 +127,20 @@ class CrmSettingsIn(StrictBody):
         description="JobNimbus custom text job field (default cf_string_2) that holds eal's "
         "call id, used to find a dispatched call's job again instead of creating a twin.",
     )
-    job_record_type_name: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+    job_record_type_name: (
+        Annotated[
+            str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": NON_BLANK})
+        ]
+        | None
+    ) = Field(
         default=None, description='The JobNimbus job workflow of dispatched calls ("Residential").'
     )
-    job_status_name: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
-        default=None, description='The status of that workflow new jobs get ("Lead").'
-    )
+    job_status_name: (
+        Annotated[
+            str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": NON_BLANK})
+        ]
+        | None
+    ) = Field(default=None, description='The status of that workflow new jobs get ("Lead").')
 
 
 class CrmSettingsCreate(CrmSettingsIn):
@@ -140,6 +156,8 @@ class IntegrationsIn(StrictBody):
     sms: SmsSettings | None = None
     email: EmailSettings | None = None
     callrail: CallRailSettingsIn | None = None
+    wordpress: WordPressSettingsIn | None = None
+    google_business: GoogleBusinessSettingsIn | None = None
 
 
 class IntegrationsCreate(IntegrationsIn):
@@ -147,6 +165,8 @@ class IntegrationsCreate(IntegrationsIn):
 
     crm: CrmSettingsCreate | None = None
     sms: SmsSettingsCreate | None = None
+    wordpress: WordPressSettingsCreate | None = None
+    google_business: GoogleBusinessSettingsCreate | None = None
 
 
 TIME_ZONE_SCHEMA = {
@@ -179,6 +199,10 @@ class SettingsIn(StrictBody):
     )
     dispatch: DispatchSettingsIn | None = None
     ai: AiSettingsIn | None = None
+    profile: ProfileSettingsIn | None = Field(
+        default=None, description="The business's phone and website, as content names them."
+    )
+    reviews: ReviewsSettingsIn | None = None
 
     @field_validator("timezone")
     @classmethod

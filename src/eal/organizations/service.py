@@ -71,6 +71,10 @@ async def check_outbound_urls(settings: SettingsIn | None, policy: OutboundPolic
     urls = {
         "crm.base_url": integrations.crm.base_url if integrations.crm else None,
         "sms.base_url": integrations.sms.base_url if integrations.sms else None,
+        "wordpress.site_url": integrations.wordpress.site_url if integrations.wordpress else None,
+        "google_business.base_url": (
+            integrations.google_business.base_url if integrations.google_business else None
+        ),
     }
     for name, url in urls.items():
         if url is None:

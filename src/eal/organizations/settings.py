@@ -25,8 +25,15 @@ SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "sms": ("auth_token",),
     "email": ("password",),
     "callrail": ("signing_key", "api_key"),
+    "wordpress": ("application_password",),
+    "google_business": ("access_token",),
 }
-REQUIRED_SECRETS: dict[str, tuple[str, ...]] = {"crm": ("api_key",), "sms": ("auth_token",)}
+REQUIRED_SECRETS: dict[str, tuple[str, ...]] = {
+    "crm": ("api_key",),
+    "sms": ("auth_token",),
+    "wordpress": ("application_password",),
+    "google_business": ("access_token",),
+}
 ENCRYPTED_SUFFIX = "_encrypted"
 
 
@@ -126,7 +133,7 @@ def _integration(name: str, stored: Any, item: BaseModel, box: SecretBox) -> dic
         elif field in REQUIRED_SECRETS.get(name, ()):
             raise field_error(
                 f"settings.integrations.{name}.{field}",
-                f"is required: no {vendor} {field} is stored for this organization",
+                f"is required: no {vendor or name} {field} is stored for this organization",
             )
     return result
 

@@ -70,6 +70,7 @@ from eal.outreach.service import (
 )
 from eal.outreach.templates import TemplateProblem, render_text
 from eal.outreach.timing import SendingWindow, check_delays, next_in_window, step_due_at
+from eal.prospects import repository as prospects
 
 log = structlog.get_logger(__name__)
 
@@ -202,6 +203,9 @@ async def _claim(tx: Tx, sequence_id: uuid.UUID, job_id: int) -> _Batch:
             tx.conn, organization_id, [r.lead_id for r in rows if r.lead_id is not None]
         )
     }
+    prospects_of = await prospects.contacts_of(
+        tx.conn, organization_id, [r.prospect_id for r in rows if r.prospect_id is not None]
+    )
     suppressed = await repository.suppressed_among(
         tx.conn, organization_id, channel.value, [r.address for r in rows]
     )
@@ -223,7 +227,8 @@ async def _claim(tx: Tx, sequence_id: uuid.UUID, job_id: int) -> _Batch:
             changes.append(_moved(row, row.next_step, now + VOLUME_RETRY, now))
             continue
         step = steps[row.next_step]
-        variables = _variables(lead, name, org)
+        contact = lead if row.lead_id is not None else prospects_of.get(row.prospect_id)
+        variables = _variables(contact, name, org)
         try:
             body = render_text(step["body"], variables)
             subject = render_text(step["subject"], variables) if step.get("subject") else None
@@ -259,6 +264,7 @@ async def _claim(tx: Tx, sequence_id: uuid.UUID, job_id: int) -> _Batch:
                 "status": status.value,
                 "scheduled_for": scheduled_for,
                 "lead_id": row.lead_id,
+                "prospect_id": row.prospect_id,
                 "enrollment_id": row.id,
                 "step_index": row.next_step,
                 "job_id": job_id if status is MessageStatus.SENDING else None,

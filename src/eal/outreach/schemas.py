@@ -517,6 +517,7 @@ class EnrollmentOut(BaseModel):
     id: str
     sequence_id: str
     lead_id: uuid.UUID | None
+    prospect_id: uuid.UUID | None = None
     address: str
     status: str
     stop_reason: str | None

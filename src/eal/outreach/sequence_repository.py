@@ -146,6 +146,7 @@ def enrollment_of(row: Any) -> EnrollmentOut:
         id=public_id(ENROLLMENT_PREFIX, row.id),
         sequence_id=public_id(SEQUENCE_PREFIX, row.sequence_id),
         lead_id=row.lead_id,
+        prospect_id=row.prospect_id,
         address=row.address,
         status=row.status,
         stop_reason=row.stop_reason,
@@ -158,8 +159,8 @@ def enrollment_of(row: Any) -> EnrollmentOut:
 
 
 async def insert_enrollment(conn: AsyncConnection, **values: Any) -> Row[Any] | None:
-    """Enroll one person; None when they are already in this sequence."""
-    column = E.c.lead_id
+    """Enroll one person (a lead or a prospect); None when they are already in this sequence."""
+    column = E.c.lead_id if values.get("lead_id") is not None else E.c.prospect_id
     return (
         await conn.execute(
             pg_insert(E)
@@ -173,13 +174,19 @@ async def insert_enrollment(conn: AsyncConnection, **values: Any) -> Row[Any] | 
 
 
 async def enrolled_lead_ids(
-    conn: AsyncConnection, sequence_id: uuid.UUID, lead_ids: list[uuid.UUID]
+    conn: AsyncConnection,
+    sequence_id: uuid.UUID,
+    lead_ids: list[uuid.UUID],
+    *,
+    person: str = "lead_id",
 ) -> set[uuid.UUID]:
-    """Which of the leads have an enrollment (any status) in the sequence."""
+    """Which of the leads (or prospects: `person="prospect_id"`) have an enrollment
+    (any status) in the sequence."""
     if not lead_ids:
         return set()
+    column = E.c[person]
     rows = await conn.execute(
-        select(E.c.lead_id).where(E.c.sequence_id == sequence_id, E.c.lead_id.in_(lead_ids))
+        select(column).where(E.c.sequence_id == sequence_id, column.in_(lead_ids))
     )
     return {r[0] for r in rows}
 
@@ -189,15 +196,18 @@ async def running_elsewhere(
     organization_id: uuid.UUID,
     sequence_id: uuid.UUID,
     lead_ids: list[uuid.UUID],
+    *,
+    person: str = "lead_id",
 ) -> set[uuid.UUID]:
-    """Which of the leads are active or paused in another sequence."""
+    """Which of the leads (or prospects) are active or paused in another sequence."""
     if not lead_ids:
         return set()
+    column = E.c[person]
     rows = await conn.execute(
-        select(E.c.lead_id).where(
+        select(column).where(
             E.c.organization_id == organization_id,
             E.c.sequence_id != sequence_id,
-            E.c.lead_id.in_(lead_ids),
+            column.in_(lead_ids),
             E.c.status.in_(("active", "paused")),
         )
     )

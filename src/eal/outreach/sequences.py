@@ -7,6 +7,7 @@ one, and the minute sweep starts the ones that fall due later.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -215,8 +216,8 @@ async def _resume_due_steps(tx: Tx, sequence: Any) -> None:
 # --- enrollments --------------------------------------------------------------------
 
 
-def _address_of(lead: Any, channel: Channel, region: str) -> str | None:
-    raw = lead.email if channel is Channel.EMAIL else lead.phone
+def _address_of(email: str | None, phone: str | None, channel: Channel, region: str) -> str | None:
+    raw = email if channel is Channel.EMAIL else phone
     if not raw:
         return None
     try:
@@ -225,42 +226,90 @@ def _address_of(lead: Any, channel: Channel, region: str) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Contact:
+    """Who is enrolled, as the sequence reaches them: a lead's or a prospect's email and phone."""
+
+    email: str | None
+    phone: str | None
+
+
 async def enroll(tx: Tx, sequence_id: str, body: EnrollRequest) -> EnrollResponse:
     """Enroll up to 1,000 leads; one result per id, and their first steps queued."""
+    wanted = list(dict.fromkeys(body.lead_ids))
+    found = {
+        row.id: Contact(email=row.email, phone=row.phone)
+        for row in await leads.get_many(tx.conn, tx.actor.organization_id, wanted)
+    }
+    outcomes = await _enroll_people(
+        tx, sequence_id, wanted, found, force=body.force, person="lead_id"
+    )
+    results = [
+        EnrollResult(lead_id=person_id, result=result, enrollment_id=enrollment_id)
+        for person_id, result, enrollment_id in outcomes
+    ]
+    return EnrollResponse(results=results, enrolled=sum(r.result == "enrolled" for r in results))
+
+
+async def enroll_prospects(
+    tx: Tx, sequence_id: str, prospects: dict[uuid.UUID, Contact], *, force: bool = False
+) -> list[tuple[uuid.UUID, str, str | None]]:
+    """Enroll prospects (the caller checked they may be); (id, result, enrollment id) each.
+
+    Results are those of `enroll`: enrolled, already_enrolled, already_in_sequence,
+    suppressed, missing_address, not_found.
+    """
+    return await _enroll_people(
+        tx, sequence_id, list(prospects), prospects, force=force, person="prospect_id"
+    )
+
+
+async def _enroll_people(
+    tx: Tx,
+    sequence_id: str,
+    wanted: list[uuid.UUID],
+    found: dict[uuid.UUID, Contact],
+    *,
+    force: bool,
+    person: str,
+) -> list[tuple[uuid.UUID, str, str | None]]:
     organization_id = tx.actor.organization_id
     sequence = await _load(tx, sequence_id, lock=True)
     channel = Channel(sequence.channel)
     org = await org_outreach(tx, organization_id)
-    wanted = list(dict.fromkeys(body.lead_ids))
-    found = {row.id: row for row in await leads.get_many(tx.conn, organization_id, wanted)}
-    addresses = {lead_id: _address_of(row, channel, org.region) for lead_id, row in found.items()}
+    addresses = {
+        person_id: _address_of(contact.email, contact.phone, channel, org.region)
+        for person_id, contact in found.items()
+    }
     suppressed = await repository.suppressed_among(
         tx.conn, organization_id, channel.value, [a for a in addresses.values() if a]
     )
-    already = await sequence_repository.enrolled_lead_ids(tx.conn, sequence.id, wanted)
+    already = await sequence_repository.enrolled_lead_ids(
+        tx.conn, sequence.id, wanted, person=person
+    )
     elsewhere = (
         set()
-        if body.force
+        if force
         else await sequence_repository.running_elsewhere(
-            tx.conn, organization_id, sequence.id, wanted
+            tx.conn, organization_id, sequence.id, wanted, person=person
         )
     )
     now = tx.clock.now()
     window = SendingWindow(**sequence.sending_window)
     first_delay = check_delays([s["delay"] for s in sequence.steps])[0]
     due = step_due_at(now, first_delay, window, org.zone)
-    results: list[EnrollResult] = []
-    for lead_id in wanted:
-        address = addresses.get(lead_id)
-        if lead_id not in found:
+    results: list[tuple[uuid.UUID, str, str | None]] = []
+    for person_id in wanted:
+        address = addresses.get(person_id)
+        if person_id not in found:
             result = "not_found"
         elif address is None:
             result = "missing_address"
         elif address in suppressed:
             result = "suppressed"
-        elif lead_id in already:
+        elif person_id in already:
             result = "already_enrolled"
-        elif lead_id in elsewhere:
+        elif person_id in elsewhere:
             result = "already_in_sequence"
         else:
             row = await sequence_repository.insert_enrollment(
@@ -268,7 +317,7 @@ async def enroll(tx: Tx, sequence_id: str, body: EnrollRequest) -> EnrollRespons
                 id=uuid.uuid4(),
                 organization_id=organization_id,
                 sequence_id=sequence.id,
-                lead_id=lead_id,
+                **{person: person_id},
                 address=address,
                 next_due_at=due,
                 environment=tx.actor.environment.value,
@@ -279,16 +328,10 @@ async def enroll(tx: Tx, sequence_id: str, body: EnrollRequest) -> EnrollRespons
             if row is None:
                 result = "already_enrolled"
             else:
-                results.append(
-                    EnrollResult(
-                        lead_id=lead_id,
-                        result="enrolled",
-                        enrollment_id=public_id(ENROLLMENT_PREFIX, row.id),
-                    )
-                )
+                results.append((person_id, "enrolled", public_id(ENROLLMENT_PREFIX, row.id)))
                 continue
-        results.append(EnrollResult(lead_id=lead_id, result=result))
-    enrolled = [r for r in results if r.result == "enrolled"]
+        results.append((person_id, result, None))
+    enrolled = [person_id for person_id, result, _ in results if result == "enrolled"]
     if enrolled and sequence.active:
         await start_run(tx, sequence.id, due)
     if enrolled:
@@ -298,10 +341,10 @@ async def enroll(tx: Tx, sequence_id: str, body: EnrollRequest) -> EnrollRespons
             {
                 "sequence_id": sequence_id,
                 "enrolled": len(enrolled),
-                "lead_ids": [str(r.lead_id) for r in enrolled],
+                f"{person}s": [str(person_id) for person_id in enrolled],
             },
         )
-    return EnrollResponse(results=results, enrolled=len(enrolled))
+    return results
 
 
 async def list_enrollments(

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from eal.kit.schemas import StrictBody
+from eal.kit.schemas import NON_BLANK, StrictBody
 from eal.leads.phone import normalize_email, normalize_phone
 
 TWILIO_API = "https://api.twilio.com"
@@ -74,8 +74,18 @@ class EmailSettingsIn(StrictBody):
         default=None, description="Default: 587 for starttls, 465 for tls, 25 for none."
     )
     security: Literal["starttls", "tls", "none"] = "starttls"
-    username: Annotated[str, Field(min_length=1, max_length=320)] | None = None
-    password: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    username: (
+        Annotated[
+            str, Field(min_length=1, max_length=320, json_schema_extra={"pattern": NON_BLANK})
+        ]
+        | None
+    ) = None
+    password: (
+        Annotated[
+            str, Field(min_length=1, max_length=500, json_schema_extra={"pattern": NON_BLANK})
+        ]
+        | None
+    ) = None
     from_address: str
     from_name: Annotated[str, Field(max_length=200)] | None = None
     reply_to: str | None = None
@@ -125,7 +135,15 @@ class OutreachSettingsIn(StrictBody):
 
     daily_limits: DailyLimits | None = None
     sms_quiet_hours: QuietHours | None = None
-    sms_help_reply: Annotated[str, Field(min_length=1, max_length=MAX_HELP_REPLY)] | None = None
+    sms_help_reply: (
+        Annotated[
+            str,
+            Field(
+                min_length=1, max_length=MAX_HELP_REPLY, json_schema_extra={"pattern": NON_BLANK}
+            ),
+        ]
+        | None
+    ) = None
 
 
 class OutreachConfig(BaseModel):

@@ -1,0 +1,1 @@
+"""Content: generated blog posts, video scripts and review replies; revisions; publishing."""

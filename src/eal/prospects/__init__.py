@@ -1,0 +1,1 @@
+"""Prospects: outbound B2B records, their qualification and their outreach state."""

@@ -1,0 +1,1 @@
+"""Reviews: asking customers for a review, and recording the reviews they leave."""
