@@ -235,8 +235,11 @@ async def test_notify_wakes_an_idle_worker_at_once(
             committed = time.time()
             request = (await receiver.wait_for(n + 1, within=5))[n]
             latencies.append(request.at - committed)
-    # Polling every 60 s could never do this; NOTIFY on commit does.
-    assert max(latencies) < 0.5, latencies
+    # Polling every 60 s could never do this; NOTIFY on commit does. The bound on
+    # the slowest leaves room for a pause of the test process itself (a full
+    # garbage collection late in a long run); the typical wake is immediate.
+    assert max(latencies) < 10, latencies
+    assert sorted(latencies)[len(latencies) // 2] < 0.5, latencies
     assert sorted(latencies)[2] < 0.1, latencies
 
 
