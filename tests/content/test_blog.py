@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 import eal.content.tasks  # noqa: F401  (registers the content tasks)
-from eal.ai.blog import compose_blog
+from eal.ai.blog import compose_blog, sentence_key
+from eal.ai.content_checks import sentences_of
 from eal.config import Settings
 from eal.content.generation import ComposeBlog, blog_request_of, compose
 from eal.content.service import BLOG_TASK, parse_content_id
@@ -78,6 +79,31 @@ async def test_a_blog_draft_is_composed_by_the_job_and_passes_its_checks(
     )
     checks = {c["name"]: c["passed"] for c in r.json()["seo_checks"]}
     assert checks["title_keyword"] is False
+
+
+async def test_an_organizations_posts_for_two_cities_share_at_most_one_sentence(
+    client: httpx.AsyncClient, factory: Factory, runtime: Runtime
+) -> None:
+    tenant = await content_tenant(client, factory, "Two Cities Co", profile=PROFILE)
+    asked = {"target_keyword": "water damage help", "word_count_target": 2000}
+    places = [
+        {"city": "Roswell", "region": "GA", "postal_code": "30075"},
+        {"city": "Marietta", "region": "GA", "postal_code": "30060"},
+    ]
+    bodies = []
+    for area in places:
+        created = await start_blog(client, tenant, service_area=area, **asked)
+
+        async def drafted(item_id: str = created["id"]) -> dict[str, Any] | None:
+            r = await client.get(f"{CONTENT}/{item_id}", headers=tenant.headers)
+            item: dict[str, Any] = r.json()
+            return item if item["status"] != "generating" else None
+
+        async with job_worker(runtime, [TASKS[BLOG_TASK]]):
+            item = await wait_until(drafted, within=30, what="the blog draft")
+        assert all(c["passed"] for c in item["seo_checks"]), item["seo_checks"]
+        bodies.append({sentence_key(s) for s in sentences_of(item["body"])})
+    assert len(bodies[0] & bodies[1]) <= 1, sorted(bodies[0] & bodies[1])
 
 
 async def test_bad_blog_requests_are_422_and_store_nothing(

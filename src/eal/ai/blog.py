@@ -26,7 +26,7 @@ import math
 import random
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -37,6 +37,7 @@ from eal.ai.content_checks import (
     check_blog,
     contains_phrase,
     outline_from_markdown,
+    sentences_of,
     slug_is_url_safe,
 )
 from eal.ai.content_kb import Section, count_words, knowledge, render
@@ -56,6 +57,8 @@ __all__ = [
     "nearby_places",
     "outline_from_markdown",
     "read_time_minutes",
+    "sentence_key",
+    "sentence_keys",
     "slugify",
 ]
 
@@ -75,6 +78,8 @@ NEARBY_MILES = 30.0
 CORE_SECTIONS = 3
 #: About how many words a drawn section gets, which sets how many are drawn.
 SECTION_WORDS = 220
+#: Wordings tried for a sentence before it is left out as already said.
+SAY_ATTEMPTS = 8
 _SMALL_WORDS = frozenset(
     ["a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to"]
 )
@@ -125,28 +130,54 @@ def title_case(text: str, region: str = "") -> str:
     return " ".join(out)
 
 
-class _Writer:
-    """Renders bank text with one seeded generator and never returns a sentence twice."""
+def sentence_key(sentence: str) -> str:
+    """What makes two sentences the same one: their words, case and spacing aside."""
+    return " ".join(sentence.lower().split())
 
-    def __init__(self, rng: random.Random, slots: Mapping[str, str]) -> None:
+
+def sentence_keys(markdown: str) -> frozenset[str]:
+    """The keys of every prose sentence of a Markdown post (for ``compose_blog(avoid=...)``)."""
+    return frozenset(sentence_key(s) for s in sentences_of(markdown))
+
+
+class _Writer:
+    """Renders bank text with one seeded generator and never returns a sentence twice,
+    nor, unless the post needs it, one of the sentences it was told to avoid."""
+
+    def __init__(
+        self, rng: random.Random, slots: Mapping[str, str], avoid: Collection[str] = ()
+    ) -> None:
         self.rng = rng
         self.slots = slots
+        self.avoid = frozenset(avoid)
         self.used: set[str] = set()
 
-    def say(self, text: str) -> str | None:
-        for _ in range(4):
+    def say(self, text: str, *, required: bool = False) -> str | None:
+        """A wording of `text` not said yet, or None. A `required` sentence (the opening,
+        the local and closing paragraphs, an FAQ's answer) falls back to an avoided
+        wording rather than leave the post without it."""
+        fallback = None
+        for _ in range(SAY_ATTEMPTS):
             sentence = render(text, self.rng, self.slots)
-            key = " ".join(sentence.lower().split())
-            if key not in self.used:
+            key = sentence_key(sentence)
+            if key in self.used:
+                continue
+            if key not in self.avoid:
                 self.used.add(key)
                 return sentence
+            fallback = fallback or (sentence, key)
+        if required and fallback is not None:
+            self.used.add(fallback[1])
+            return fallback[0]
         return None
 
     def pick(self, variants: Sequence[str]) -> str:
         return render(self.rng.choice(list(variants)), self.rng, self.slots)
 
     def paragraph(self, slots_of_variants: Sequence[Sequence[str]]) -> str:
-        sentences = [self.say(self.rng.choice(list(v))) for v in slots_of_variants if v]
+        sentences = [
+            self.say(self.rng.choice(list(v)), required=True) for v in slots_of_variants if v
+        ]
         return " ".join(s for s in sentences if s)
 
 
@@ -192,8 +223,13 @@ def _fill(part: _Part, writer: _Writer, budget: int) -> int:
     return added
 
 
-def compose_blog(request: BlogRequest) -> BlogDraft:
-    """A draft post for `request`, with every SEO check applied (see the module doc)."""
+def compose_blog(request: BlogRequest, *, avoid: Collection[str] = ()) -> BlogDraft:
+    """A draft post for `request`, with every SEO check applied (see the module doc).
+
+    `avoid` holds the ``sentence_key`` of sentences the post must not contain: those of
+    the organization's posts for other places, so that two of its posts never copy each
+    other's sentences. A sentence with no unused wording left is left out.
+    """
     if request.service_type not in SERVICE_TYPES:
         raise ValueError(f"unknown service type {request.service_type!r}")
     bank = knowledge()
@@ -225,7 +261,7 @@ def compose_blog(request: BlogRequest) -> BlogDraft:
         "near": _join(near) if near else city,
         "loc": loc,
     }
-    writer = _Writer(rng, slots)
+    writer = _Writer(rng, slots, avoid)
 
     intro = writer.paragraph(config["intro"])
     local = [f"## {writer.pick(config['local_heading'])}"]
@@ -245,12 +281,15 @@ def compose_blog(request: BlogRequest) -> BlogDraft:
 
     plan = [bank.sections[i] for i in service["plan"] if i in bank.sections]
 
+    def keyword_heading(section: Section) -> str:
+        # "Keyword: Heading", from a heading with no colon of its own when it has one.
+        plain = [h for h in section.headings if ":" not in h] or list(section.headings)
+        template = rng.choice(config["keyword_h2"])
+        return str(template.format(kw=kw_title, heading=writer.pick(plain)))
+
     def part_for(index: int) -> _Part:
         section = plan[index]
-        heading = writer.pick(section.headings)
-        if index == 0:
-            template = rng.choice(config["keyword_h2"])
-            heading = template.format(kw=kw_title, heading=heading)
+        heading = keyword_heading(section) if index == 0 else writer.pick(section.headings)
         later = list(range(1, len(section.paragraphs)))
         rng.shuffle(later)
         return _Part(section, heading, [0, *later], [])
@@ -284,6 +323,9 @@ def compose_blog(request: BlogRequest) -> BlogDraft:
         budget -= added
     ordered = [parts[index] for index in sorted(parts)]
     sections = [part for part in ordered if part.blocks] or ordered[:1]
+    if sections[0] is not parts.get(0):
+        # The keyword's section had nothing left to say: the first that did takes the keyword.
+        sections[0].heading = keyword_heading(sections[0].section)
     blocks = [intro]
     for part in sections:
         blocks += [f"## {part.heading}", *part.blocks]
@@ -335,7 +377,8 @@ def _faq(writer: _Writer, service: str, target: int, config: Mapping[str, object
     assert isinstance(headings, list)
     blocks = [f"## {writer.pick(headings)}"]
     for faq in [*specific, *shared][:count]:
-        answer = [s for s in (writer.say(raw) for raw in faq.answer[:sentences]) if s]
+        said = (writer.say(raw, required=n == 0) for n, raw in enumerate(faq.answer[:sentences]))
+        answer = [s for s in said if s]
         blocks += [f"### {writer.pick(faq.questions)}", " ".join(answer)]
     return blocks
 

@@ -3,7 +3,8 @@
 The item and the organization's settings are read in one transaction, the post is written
 outside any (an LLM may take a minute), and the draft is recorded in another, with the row
 locked; an item that is no longer `generating` is left alone, so a job that runs twice
-writes one draft. The composer's request (keyword, place, nearby places, the business's
+writes one draft. The embedded composer is told the sentences of the organization's posts
+about other places, so that no two of its posts for different cities copy each other. The composer's request (keyword, place, nearby places, the business's
 name, phone and website) is kept on the item, so an edited post is checked against it.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import structlog
 
 from eal import events, jobs
-from eal.ai.blog import BlogRequest, nearby_places
+from eal.ai.blog import BlogRequest, nearby_places, sentence_keys
 from eal.ai.llm import LlmConfig
 from eal.content import repository
 from eal.content.schemas import ContentStatus
@@ -64,12 +65,17 @@ async def compose(ctx: jobs.JobContext, payload: ComposeBlog) -> None:
         settings = await organizations.settings_of(tx.conn, ctx.organization_id)
         config = ContentConfig.from_settings(settings)
         request = blog_request_of(row.request, name=await org_name(tx), config=config)
+        elsewhere = await repository.blog_bodies_elsewhere(
+            tx.conn, ctx.organization_id, row.id, request.city, request.region
+        )
+    # The organization's posts for other places: this one words its facts differently.
+    avoid = frozenset(key for body in elsewhere for key in sentence_keys(body))
     llm = None
     runtime = ctx.runtime
     if config.llm_enabled and runtime.settings.llm_enabled:
         llm = LlmConfig.from_settings(runtime.settings)
     try:
-        written = await write_blog(request, llm=llm, http=runtime.operator_http)
+        written = await write_blog(request, llm=llm, http=runtime.operator_http, avoid=avoid)
     except Exception as exc:
         if ctx.attempt < COMPOSE_RETRY.max_attempts:
             raise

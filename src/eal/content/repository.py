@@ -136,6 +136,35 @@ async def update(
     return (await conn.execute(query)).one()
 
 
+#: How many of an organization's other posts a new post is kept apart from (newest first).
+OTHER_PLACES_POSTS = 100
+
+
+async def blog_bodies_elsewhere(
+    conn: AsyncConnection, organization_id: uuid.UUID, item_id: uuid.UUID, city: str, region: str
+) -> list[str]:
+    """The bodies of the organization's newest blog posts about another place than
+    `city`, `region` (the sentences a post for this place must not copy)."""
+    area = C.c.request["service_area"]
+    same_place = sa.and_(
+        func.lower(area["city"].astext) == city.strip().lower(),
+        func.lower(area["region"].astext) == region.strip().lower(),
+    )
+    query = (
+        select(C.c.body)
+        .where(
+            C.c.organization_id == organization_id,
+            C.c.type == "blog",
+            C.c.id != item_id,
+            C.c.body.is_not(None),
+            sa.not_(sa.func.coalesce(same_place, False)),
+        )
+        .order_by(C.c.created_at.desc())
+        .limit(OTHER_PLACES_POSTS)
+    )
+    return [body for (body,) in (await conn.execute(query)).all()]
+
+
 async def page(
     conn: AsyncConnection,
     organization_id: uuid.UUID,

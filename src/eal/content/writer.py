@@ -9,8 +9,10 @@ embedded draft is. `provider` says which one wrote the post: "embedded" or "llm:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -133,9 +135,16 @@ def _draft_of(answer: _Answer, request: BlogRequest) -> tuple[BlogDraft, tuple[S
 
 
 async def write_blog(
-    request: BlogRequest, *, llm: LlmConfig | None, http: httpx.AsyncClient
+    request: BlogRequest,
+    *,
+    llm: LlmConfig | None,
+    http: httpx.AsyncClient,
+    avoid: Collection[str] = (),
 ) -> Written:
-    """A draft for `request`: the LLM's when `llm` is given and its post passes every check."""
+    """A draft for `request`: the LLM's when `llm` is given and its post passes every check.
+
+    `avoid` (sentence keys, see ``eal.ai.blog.sentence_key``) reaches the embedded composer.
+    """
     if llm is not None:
         try:
             answer = await _ask_llm(llm, http, request)
@@ -154,4 +163,5 @@ async def write_blog(
                 return Written(draft, f"llm:{llm.model}")
             log.warning("llm blog failed seo checks; the embedded composer writes", failed=failed)
     # In a thread: a long post is some CPU, and the worker's loop also serves requests.
-    return Written(await asyncio.to_thread(compose_blog, request), EMBEDDED)
+    draft = await asyncio.to_thread(functools.partial(compose_blog, request, avoid=avoid))
+    return Written(draft, EMBEDDED)
