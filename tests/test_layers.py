@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "eal.config": 0,
     "eal.errors": 0,
     "eal.logging": 0,
+    "eal.metrics": 0,
     "eal.kit": 0,
     "eal.db": 0,
     "eal.geo": 0,

@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
-from eal import __version__
+from eal import __version__, metrics
 from eal.api.docs import swagger_ui_page
 from eal.api.errors import install_error_handlers
 from eal.api.index import router as index_router
@@ -50,16 +50,19 @@ def create_app(
         # Build the postal-code index now, not on the first scored lead.
         await asyncio.to_thread(load_postal_index)
         background: list[Any] = []
-        if run_worker:
-            from eal.worker.runner import start_in_process
-
-            background.append(await start_in_process(runtime))
-        settle_memory()
         try:
-            yield
+            async with metrics.exporting(settings, runtime.db):
+                if run_worker:
+                    from eal.worker.runner import start_in_process
+
+                    background.append(await start_in_process(runtime))
+                settle_memory()
+                try:
+                    yield
+                finally:
+                    for task in background:
+                        await task.stop()
         finally:
-            for task in background:
-                await task.stop()
             await runtime.aclose()
 
     # Swagger UI's assets are served by the service itself, so /docs works offline;
@@ -80,7 +83,14 @@ def create_app(
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     # Around every route: it sees every request (errors and 404s included) and times all of it.
-    app.add_middleware(EdgeMiddleware, access_log=settings.access_log)
+    app.add_middleware(
+        EdgeMiddleware, access_log=settings.access_log, metrics=settings.metrics_enabled
+    )
+    if settings.metrics_on_api:
+        # Registered only when asked for: otherwise /metrics is the API's usual 404.
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus_metrics() -> Response:
+            return Response(await metrics.scrape(), media_type=metrics.CONTENT_TYPE)
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:

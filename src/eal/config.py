@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     # One line per request (method, route template, status, duration, ids), at INFO.
     access_log: bool = Field(default=True, validation_alias="EAL_ACCESS_LOG")
 
+    # Prometheus metrics: off by default, since /metrics tells anyone who reaches it how
+    # busy each tenant-facing route is. With a port, `eal serve` and `eal worker` each serve
+    # them on a listener of their own (never the API's port), reachable only where bound.
+    metrics: bool = Field(default=False, validation_alias="EAL_METRICS")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, validation_alias="EAL_METRICS_PORT"
+    )
+    metrics_host: str = Field(default="127.0.0.1", validation_alias="EAL_METRICS_HOST")
+
     # Speech-to-text for calls with a recording but no transcript: an OpenAI-compatible
     # server (POST {base}/v1/audio/transcriptions). Unset: such calls go to owner review.
     stt_base_url: str | None = Field(default=None, validation_alias="EAL_STT_BASE_URL")
@@ -92,6 +101,14 @@ class Settings(BaseSettings):
             if any(d < 0 for d in delays):
                 raise ValueError("EAL_WEBHOOK_RETRY_SCHEDULE delays must be >= 0 seconds")
             return delays
+        return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_port(cls, value: object) -> object:
+        # `EAL_METRICS_PORT=` (set but empty) means unset, as an env file often leaves it.
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @field_validator("log_level", mode="before")
@@ -161,6 +178,16 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         """True when an LLM server for call classification is configured (EAL_LLM_BASE_URL)."""
         return self.llm_base_url is not None
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """True when metrics are collected: EAL_METRICS=1 or an EAL_METRICS_PORT."""
+        return self.metrics or self.metrics_port is not None
+
+    @property
+    def metrics_on_api(self) -> bool:
+        """True when the API itself answers GET /metrics (enabled, and no port of their own)."""
+        return self.metrics and self.metrics_port is None
 
     @property
     def embedded(self) -> bool:

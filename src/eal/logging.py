@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from typing import Any
 
@@ -34,6 +35,66 @@ def _json_bytes(logger: Any, method_name: str, event_dict: Any) -> bytes:
 
 def _json_text(logger: Any, method_name: str, event_dict: Any) -> str:
     return _json_bytes(logger, method_name, event_dict).decode()
+
+
+REDACTED = "[redacted]"
+#: Fields whose value is never written, whatever it holds.
+_SENSITIVE_FIELD = re.compile(
+    r"password|passwd|secret|authorization|api_?key|token|cookie|credential|"
+    r"^body$|_body$|^transcript$",
+    re.IGNORECASE,
+)
+# Tokens the service issues (API keys, webhook and inbound secrets, invite tokens), credentials
+# in a header's words and in URLs: they can reach a line inside an error message or a traceback.
+_TOKEN = re.compile(r"\b(eal_live_|eal_test_|whsec_|eis_|itok_)[A-Za-z0-9+/=_\-]{4,}")
+_SCHEME_CREDENTIAL = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9+/=._~\-]+", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)
+_MARKERS = ("eal_", "whsec_", "eis_", "itok_", "earer", "EARER", "asic", "ASIC", "://")
+
+
+def scrub(text: str) -> str:
+    """`text` with every token, bearer credential and URL password in it replaced."""
+    if not any(marker in text for marker in _MARKERS):
+        return text  # the common case: no regex runs
+    # The header's whole credential first: a key after "Bearer" is then gone with it.
+    text = _SCHEME_CREDENTIAL.sub(lambda m: m.group(1) + " " + REDACTED, text)
+    text = _TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
+
+
+def _redacted(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if depth < 3 and isinstance(value, dict):
+        return {
+            k: REDACTED
+            if isinstance(k, str) and _SENSITIVE_FIELD.search(k) and v is not None
+            else _redacted(v, depth + 1)
+            for k, v in value.items()
+        }
+    if depth < 3 and isinstance(value, list | tuple):
+        return [_redacted(v, depth + 1) for v in value]
+    return value
+
+
+def redact_secrets(logger: Any, method_name: str, event_dict: Any) -> Any:
+    """A processor that keeps secrets, keys and message bodies out of every line.
+
+    Fields named like a secret (password, token, authorization, body...) lose their
+    value; in every other text, issued tokens (`eal_live_...`, `whsec_...`), bearer
+    credentials and URL passwords are replaced. The code logs none of these on
+    purpose: this is the net under an exception message or a library's line.
+    """
+    for key, value in event_dict.items():
+        if value is None:
+            continue
+        if _SENSITIVE_FIELD.search(key):
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            event_dict[key] = scrub(value)
+        elif isinstance(value, dict | list | tuple):
+            event_dict[key] = _redacted(value)
+    return event_dict
 
 
 def configure_logging(settings: Settings) -> None:
@@ -62,6 +123,7 @@ def configure_logging(settings: Settings) -> None:
             structlog.contextvars.merge_contextvars,
             *shared,
             structlog.processors.format_exc_info,
+            redact_secrets,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -74,10 +136,16 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            # A library's line written during a request or a job carries its ids too.
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_logger_name,
+                *shared,
+            ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_secrets,
                 text_renderer,
             ],
         )

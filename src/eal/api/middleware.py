@@ -1,5 +1,5 @@
 """The outermost ASGI layer: request ids, body size limit, HEAD, response headers, last-resort
-errors and the access log.
+errors, the access log and the request metrics.
 
 Written as plain ASGI (not BaseHTTPMiddleware) so it adds no task or copy per
 request, and so headers decided deep inside a request (rate limit) reach every
@@ -16,10 +16,12 @@ from typing import Any
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from eal.api.errors import unexpected_error
 from eal.api.route_table import RouteTemplates
 from eal.errors import PayloadTooLarge
+from eal.metrics import observe_request
 
 log = structlog.get_logger("eal.http")
 
@@ -68,14 +70,20 @@ async def _address_decision(scope: Scope) -> Any:
 
 class EdgeMiddleware:
     """Request id, body limit, HEAD, security, rate-limit and id headers, the 500 envelope,
-    and one access log line per request (`access_log`)."""
+    one access log line per request (`access_log`) and its count and duration (`metrics`)."""
 
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, *, access_log: bool = True
+        self,
+        app: ASGIApp,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        *,
+        access_log: bool = True,
+        metrics: bool = False,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        self.metrics = metrics
         self.templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,6 +112,10 @@ class EdgeMiddleware:
                 except ValueError:
                     content_length = None
         request_id = request_id or new_request_id()
+        # Every line logged while the request runs carries its ids; the auth step binds
+        # the organization once the key is known. Reset at the end: under a test client
+        # requests share the caller's context.
+        log_context = bind_contextvars(request_id=request_id, organization_id=None)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         if head:
@@ -180,20 +192,26 @@ class EdgeMiddleware:
                     send_with_headers, error.envelope(), error.status_code, error.headers
                 )
         finally:
-            if self.access_log:
-                auth = state.get("auth")
-                log.info(
-                    "request",
-                    method=method,
-                    # The template (/api/v1/leads/{lead_id}), never the path: paths carry
-                    # invite tokens. Unmatched paths (404) have none.
-                    route=self.templates.of(scope),
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                    request_id=request_id,
-                    organization_id=None if auth is None else str(auth.organization_id),
-                    **({"aborted": True} if aborted else {}),
-                )
+            if self.access_log or self.metrics:
+                elapsed = time.perf_counter() - started
+                # The template (/api/v1/leads/{lead_id}), never the path: paths carry
+                # invite tokens. Unmatched paths (404) have none.
+                route = self.templates.of(scope)
+                if self.metrics:
+                    observe_request(method, route, status, elapsed)
+                if self.access_log:
+                    auth = state.get("auth")
+                    log.info(
+                        "request",
+                        method=method,
+                        route=route,
+                        status=status,
+                        duration_ms=round(elapsed * 1000, 3),
+                        request_id=request_id,
+                        organization_id=None if auth is None else str(auth.organization_id),
+                        **({"aborted": True} if aborted else {}),
+                    )
+            reset_contextvars(**log_context)
 
     @staticmethod
     async def _send_error(

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
+from structlog.contextvars import bind_contextvars
 
 from eal.api.deps import runtime_of
 from eal.api.errors import fields_failed, is_database_unavailable
@@ -139,6 +140,8 @@ async def authenticated(request: Request, auth: AuthContext) -> None:
     tx: Tx = request.state.tx
     tx.bind(auth.actor, config_revision=auth.config_revision)
     request.state.auth = auth
+    # Lines logged from here on name the tenant (the edge middleware resets it).
+    bind_contextvars(organization_id=str(auth.organization_id))
     raw = request.headers.get("idempotency-key")
     if raw is None or request.method != "POST":
         return

@@ -14,6 +14,7 @@ which one answered.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -35,6 +36,7 @@ from eal.calls.settings import CallsConfig
 from eal.db.tx import Tx
 from eal.events import Action
 from eal.kit.ids import public_id
+from eal.metrics import observe_classification
 from eal.organizations import repository as organizations
 from eal.runtime import Runtime
 
@@ -53,6 +55,13 @@ class ClassifyCall(jobs.NoPayload):
 
 async def classify_with(runtime: Runtime, row: Any, *, llm_allowed: bool) -> CallClassification:
     """Classify a call row: the LLM when allowed and configured, else (or on failure) embedded."""
+    started = time.perf_counter()
+    result = await _classify(runtime, row, llm_allowed=llm_allowed)
+    observe_classification(result.provider, time.perf_counter() - started)
+    return result
+
+
+async def _classify(runtime: Runtime, row: Any, *, llm_allowed: bool) -> CallClassification:
     if row.transcript is None:
         return classify_without_transcript(
             duration_seconds=row.duration_seconds,

@@ -38,6 +38,7 @@ from pgqueuer.core.sm import SchedulerManager
 from pgqueuer.domain.errors import RetryRequested
 from pgqueuer.domain.models import Job, Schedule
 from pydantic import ValidationError
+from structlog.contextvars import bound_contextvars
 
 from eal.jobs.context import JobContext
 from eal.jobs.queue import Envelope, decode, enqueue
@@ -49,6 +50,7 @@ from eal.jobs.registry import (
     TaskDef,
     TaskScope,
 )
+from eal.metrics import observe_job
 from eal.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -98,9 +100,37 @@ class JobWorker:
     # -- running one job -------------------------------------------------------
 
     async def _run(self, definition: TaskDef[Any], job: Job) -> None:
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            envelope: Envelope | ValueError = decode(job.payload)
+        except ValueError as exc:
+            envelope = exc
+        # Every line logged while the job runs names the job, its task and its tenant, and
+        # the request that queued it (`request_id`: its correlation id) when there was one.
+        context: dict[str, Any] = {"job_id": int(job.id), "task": definition.name}
+        if isinstance(envelope, Envelope):
+            organization = envelope.organization_id
+            context["organization_id"] = None if organization is None else str(organization)
+            if envelope.correlation_id is not None:
+                context["request_id"] = envelope.correlation_id
+        with bound_contextvars(**context):
+            try:
+                await self._run_logged(definition, job, envelope)
+                outcome = "done"
+            except RetryRequested:
+                outcome = "retry"
+                raise
+            finally:
+                observe_job(definition.name, outcome, time.perf_counter() - started)
+
+    async def _run_logged(
+        self, definition: TaskDef[Any], job: Job, envelope: Envelope | ValueError
+    ) -> None:
         attempt = job.attempts + 1
         try:
-            envelope = decode(job.payload)
+            if isinstance(envelope, ValueError):
+                raise envelope
             payload = definition.payload.model_validate(envelope.payload)
             actor = envelope.actor() if definition.scope is TaskScope.TENANT else None
         except (ValueError, ValidationError) as exc:

@@ -37,6 +37,7 @@ from eal.events import Action
 from eal.kit.identity import Actor, Source
 from eal.kit.ids import public_id
 from eal.leads import repository as leads
+from eal.metrics import count_send
 from eal.outreach import repository, sequence_repository
 from eal.outreach.providers import ProviderMissing
 from eal.outreach.schemas import (
@@ -280,6 +281,7 @@ async def _claim(tx: Tx, sequence_id: uuid.UUID, job_id: int) -> _Batch:
                 _moved(row, following, step_due_at(now, delays[following], window, org.zone), now)
             )
     stored = await repository.insert_messages(tx.conn, messages)
+    count_send(channel.value, "simulated", sum(r.status == MessageStatus.SIMULATED for r in stored))
     await sequence_repository.update_enrollments(tx.conn, changes)
     await _history(tx, stored, now)
     await jobs.defer_many(

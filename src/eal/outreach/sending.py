@@ -33,6 +33,7 @@ from eal.events import Action
 from eal.integrations.smtp import SmtpConfig, SmtpError, send_email
 from eal.integrations.twilio import TwilioClient, TwilioError
 from eal.kit.ids import public_id
+from eal.metrics import count_send
 from eal.outreach import repository
 from eal.outreach.email import MessageRef, compose, links_for
 from eal.outreach.providers import ProviderMissing, smtp_config, twilio_config
@@ -168,6 +169,14 @@ class Sender:
 
     async def send(self, row: Any) -> Outcome:
         """Hand one claimed message to the provider; never raises for a provider's answer."""
+        outcome = await self._send(row)
+        count_send(
+            self.channel.value,
+            "sent" if outcome.sent is not None else "failed" if outcome.failure else "retry",
+        )
+        return outcome
+
+    async def _send(self, row: Any) -> Outcome:
         try:
             if self.twilio is not None:
                 sent = await self.twilio.send_sms(
@@ -350,6 +359,7 @@ async def _claim(ctx: jobs.JobContext, message_id: uuid.UUID) -> Any:
             return None
         if tx.actor.is_test:
             await set_status(tx, row, MessageStatus.SIMULATED, detail="test key: not sent")
+            count_send(row.channel, "simulated")
             return None
         if row.channel == Channel.SMS and row.purpose == Purpose.MARKETING:
             org = await org_outreach(tx, ctx.organization_id)

@@ -52,6 +52,8 @@ class Outcome:
     retry_step: int
     gone: bool
     sent: bool
+    lag_seconds: float | None = None
+    """How long after it fell due the attempt was sent (metrics); None when it was not sent."""
 
     @classmethod
     def cancelled(

@@ -35,6 +35,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from structlog.contextvars import bind_contextvars
 
 from eal.config import Settings
 from eal.db.engine import Database
@@ -42,6 +43,7 @@ from eal.events import OUTBOX_CHANNEL
 from eal.kit.clock import Clock, SystemClock, utcnow
 from eal.kit.outbound import OutboundPolicy
 from eal.kit.secretbox import SecretBox
+from eal.metrics import count_webhook
 from eal.runtime import Runtime
 from eal.webhooks.delivery import SendResult, WebhookSender, truncate_error, valid_secrets
 from eal.webhooks.recording import Outcome, disable_endpoints, write_outcomes
@@ -84,7 +86,7 @@ WITH due AS (
     LEFT JOIN unnest(CAST(:busy_ids AS uuid[]), CAST(:busy_free AS int[])) AS b(endpoint_id, free)
       ON b.endpoint_id = due.endpoint_id
 ), picked AS (
-  SELECT id FROM ranked WHERE rn <= free ORDER BY next_attempt_at, id LIMIT :limit
+  SELECT id, next_attempt_at FROM ranked WHERE rn <= free ORDER BY next_attempt_at, id LIMIT :limit
 )
 UPDATE webhook_deliveries d
    SET attempt = d.attempt + 1,
@@ -96,7 +98,8 @@ UPDATE webhook_deliveries d
  WHERE d.id = p.id AND e.id = d.endpoint_id
 RETURNING d.id, d.organization_id, d.endpoint_id, d.event_type, d.body, d.attempt,
           d.retry_step, d.leased_until, e.url, (e.enabled AND e.deleted_at IS NULL) AS active,
-          e.secret_encrypted, e.previous_secret_encrypted, e.previous_secret_expires_at
+          e.secret_encrypted, e.previous_secret_encrypted, e.previous_secret_expires_at,
+          p.next_attempt_at AS due_at
 """
 )
 
@@ -139,6 +142,8 @@ class Claimed:
     secret_encrypted: str
     previous_secret_encrypted: str | None
     previous_secret_expires_at: datetime | None
+    due_at: datetime | None = None
+    """When the attempt fell due (before the lease moved it): the delivery's lag starts there."""
 
 
 class DeliveryWorker:
@@ -352,7 +357,8 @@ class DeliveryWorker:
             # The row keeps its lease and is retried when it ends.
             log.error(
                 "webhook_send_crashed",
-                delivery=public_delivery_id(claimed.id),
+                delivery_id=public_delivery_id(claimed.id),
+                organization_id=str(claimed.organization_id),
                 error=repr(task.exception()),
             )
         if self._maybe_more:
@@ -382,6 +388,11 @@ class DeliveryWorker:
         return plain
 
     async def _deliver(self, claimed: Claimed) -> None:
+        # Each send is a task of its own: what it logs names its delivery and tenant.
+        bind_contextvars(
+            delivery_id=public_delivery_id(claimed.id),
+            organization_id=str(claimed.organization_id),
+        )
         started_at = utcnow()
         if not claimed.active:
             # Disabled or deleted after this row was queued: cancel, never send.
@@ -433,6 +444,9 @@ class DeliveryWorker:
             "started_at": started_at,
             "finished_at": finished_at,
             "sent": True,
+            "lag_seconds": None
+            if claimed.due_at is None
+            else (started_at - claimed.due_at).total_seconds(),
         }
         if result.ok:
             return Outcome(
@@ -495,6 +509,8 @@ class DeliveryWorker:
                 )
                 if disable:
                     await disable_endpoints(self.db, disable, clock=self.clock)
+                for outcome in batch:
+                    count_webhook(outcome.status.value, outcome.lag_seconds)
                 return
             except Exception:
                 log.exception("webhook_record_failed", worker=self.worker_id, attempt=attempt)

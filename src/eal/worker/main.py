@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from eal import metrics
 from eal.config import Settings
 from eal.runtime import Runtime, settle_memory
 from eal.worker.runner import start_in_process
@@ -13,14 +14,18 @@ from eal.worker.runner import start_in_process
 async def run_forever(settings: Settings) -> None:
     """Run the worker loops until SIGINT/SIGTERM."""
     runtime = Runtime.build(settings)
-    worker = await start_in_process(runtime)
-    settle_memory()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        # The worker has no API to answer /metrics: only EAL_METRICS_PORT exports its metrics.
+        async with metrics.exporting(settings, runtime.db):
+            worker = await start_in_process(runtime)
+            settle_memory()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            try:
+                await stop.wait()
+            finally:
+                await worker.stop()
     finally:
-        await worker.stop()
         await runtime.aclose()
