@@ -80,7 +80,15 @@ async def test_a_line_logged_inside_a_request_names_the_request_and_tenant(
             "/api/v1/probe/log", headers={**tenant.headers, "X-Request-ID": "req-log-ids"}
         )
         anonymous = await probe_client.get("/api/v1/health")
+        # A vendor hook has no key: the organization its URL names is the tenant.
+        hook = await probe_client.post(
+            f"/api/v1/integrations/twilio/{tenant.id}/status",
+            data={"MessageSid": "SM123", "MessageStatus": "delivered"},
+        )
     assert r.status_code == 200, r.text
+    assert hook.status_code == 403, hook.text
+    (hook_line,) = (line for line in logs if line.get("request_id") == hook.headers["x-request-id"])
+    assert hook_line["organization_id"] == str(tenant.id)
     mine = [line for line in logs if line.get("request_id") == "req-log-ids"]
     probe, access = (line for line in mine if line["event"] in ("probe_line", "request"))
     assert probe["event"] == "probe_line"

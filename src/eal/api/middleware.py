@@ -208,7 +208,9 @@ class EdgeMiddleware:
                         status=status,
                         duration_ms=round(elapsed * 1000, 3),
                         request_id=request_id,
-                        organization_id=None if auth is None else str(auth.organization_id),
+                        # Without a key, the tenant a vendor hook named (bound in the
+                        # context), or null.
+                        **({} if auth is None else {"organization_id": str(auth.organization_id)}),
                         **({"aborted": True} if aborted else {}),
                     )
             reset_contextvars(**log_context)

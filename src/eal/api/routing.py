@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
-from structlog.contextvars import bind_contextvars
 
 from eal.api.deps import runtime_of
 from eal.api.errors import fields_failed, is_database_unavailable
@@ -34,6 +33,7 @@ from eal.db.tx import Tx
 from eal.errors import UnsupportedMediaType
 from eal.kit import idempotency
 from eal.kit.schemas import NOT_UTF8, query_problems, text_problem
+from eal.logging import bind_organization
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -141,7 +141,7 @@ async def authenticated(request: Request, auth: AuthContext) -> None:
     tx.bind(auth.actor, config_revision=auth.config_revision)
     request.state.auth = auth
     # Lines logged from here on name the tenant (the edge middleware resets it).
-    bind_contextvars(organization_id=str(auth.organization_id))
+    bind_organization(auth.organization_id)
     raw = request.headers.get("idempotency-key")
     if raw is None or request.method != "POST":
         return

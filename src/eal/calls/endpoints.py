@@ -41,6 +41,7 @@ from eal.integrations.callrail import CallRailPayloadError, parse_call
 from eal.kit.paging import Page
 from eal.kit.schemas import TimestampIn
 from eal.kit.signed import ExpiredToken, InvalidToken
+from eal.logging import bind_organization
 from eal.organizations import repository as organizations
 from eal.outreach import inbound
 from eal.runtime import Runtime
@@ -259,6 +260,7 @@ async def callrail_webhook(
     org = _organization_uuid(organization_id)
     tx.bind(inbound.public_actor(org, request.state.request_id), config_revision=None)
     await tx.set_tenant(org)
+    bind_organization(org)
     if not await organizations.exists(tx.conn, org):
         raise NotFound(f"Organization {organization_id} not found.")
     settings = await organizations.settings_of(tx.conn, org)

@@ -30,6 +30,7 @@ from eal.errors import Forbidden, NotFound, Unauthenticated
 from eal.integrations.twilio import parse_form, twiml, verify_request
 from eal.kit.schemas import NON_BLANK, StrictBody
 from eal.kit.signed import InvalidToken
+from eal.logging import bind_organization
 from eal.organizations import repository as organizations
 from eal.outreach import inbound
 from eal.outreach.email import OPEN_PURPOSE, UNSUBSCRIBE_PURPOSE, MessageRef
@@ -51,6 +52,7 @@ async def _as_tenant(request: Request, tx: Tx, organization_id: uuid.UUID) -> di
     await limit_anonymous(request)
     tx.bind(inbound.public_actor(organization_id, request.state.request_id), config_revision=None)
     await tx.set_tenant(organization_id)
+    bind_organization(organization_id)
     if not await organizations.exists(tx.conn, organization_id):
         raise NotFound(f"Organization {organization_id} not found.")
     return await organizations.settings_of(tx.conn, organization_id)
@@ -190,6 +192,7 @@ async def _ref(request: Request, tx: Tx, runtime: Runtime, purpose: str, token: 
         inbound.public_actor(ref.organization_id, request.state.request_id), config_revision=None
     )
     await tx.set_tenant(ref.organization_id)
+    bind_organization(ref.organization_id)
     return ref
 
 
