@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import bind_contextvars, reset_contextvars
+from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
 from eal.api.errors import unexpected_error
 from eal.api.route_table import RouteTemplates
@@ -208,9 +208,12 @@ class EdgeMiddleware:
                         status=status,
                         duration_ms=round(elapsed * 1000, 3),
                         request_id=request_id,
-                        # Without a key, the tenant a vendor hook named (bound in the
-                        # context), or null.
-                        **({} if auth is None else {"organization_id": str(auth.organization_id)}),
+                        # Without a key, the tenant a vendor hook named, or null.
+                        organization_id=(
+                            get_contextvars().get("organization_id")
+                            if auth is None
+                            else str(auth.organization_id)
+                        ),
                         **({"aborted": True} if aborted else {}),
                     )
             reset_contextvars(**log_context)
