@@ -127,3 +127,14 @@ async def enqueue_system(db: Database, task: str, *, dedupe_key: str | None = No
     async with db.system_transaction() as conn:
         queries = Queries(AsyncpgDriver(await driver_connection(conn)))
         return await enqueue(queries, task, Envelope(), dedupe_key=dedupe_key)
+
+
+async def drop_earlier_jobs(db: Database) -> None:
+    """Remove the jobs earlier tests queued and never ran.
+
+    The queue table lives for the whole run, and a test's worker takes every due job of its
+    tasks, any tenant's: late in a long run it would first work through the backlog of
+    every earlier test that queued, say, a classification without running a worker.
+    """
+    async with db.system_transaction() as conn:
+        await conn.execute(text("DELETE FROM pgqueuer"))

@@ -106,7 +106,9 @@ async def test_the_queue_and_pool_gauges_are_read_at_scrape_time(
 
 
 async def test_a_database_that_cannot_answer_never_fails_the_scrape(database_url: URL) -> None:
-    unreachable = Database.connect(database_url.set(host="127.0.0.1", port=free_port()))
+    # No query either: an embedded server's URL names its socket directory there.
+    nowhere = database_url.set(host="127.0.0.1", port=free_port(), query={})
+    unreachable = Database.connect(nowhere)
     errors = value("eal_metrics_collect_errors_total", source="job_queue")
     STATE.attach(unreachable)
     try:

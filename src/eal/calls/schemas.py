@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eal.ai.call_labels import Intent, Urgency
 from eal.kit.paging import Page
-from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn
+from eal.kit.schemas import HTTP_URL_PATTERN, NON_BLANK, StrictBody, Timestamp, TimestampIn
 from eal.leads.phone import PHONE_JSON_SCHEMA
 
 CALL_PREFIX = "call"
@@ -115,7 +115,7 @@ class CallCreate(StrictBody):
     transcript: Annotated[str, Field(max_length=MAX_TRANSCRIPT)] | None = None
     recording_url: Annotated[str, Field(max_length=2000)] | None = Field(
         default=None,
-        json_schema_extra={"pattern": r"^https?://[^\s/?#@]+([/?#]\S*)?$", "format": "uri"},
+        json_schema_extra={"pattern": HTTP_URL_PATTERN, "format": "uri"},
         description="https (http or private hosts only with EAL_ALLOW_PRIVATE_WEBHOOK_URLS=1); "
         "kept private: the API shows a signed link to this service.",
     )

@@ -38,6 +38,11 @@ NON_BLANK = rf"[^{BLANK_CHARS}]"
 Python strips more than the ECMAScript whitespace class matches (the separators U+001C-U+001F and
 NEL, U+0085), so those are named: a text of only them is blank here and in the document.
 """
+#: An http(s) / https URL with a host and no blank anywhere (the same in JSON Schema's
+#: regex dialect and Python's: their "\s" differ, so the blanks are spelled out).
+HTTP_URL_PATTERN = rf"^https?://[^{BLANK_CHARS}/?#@]+([/?#]{NON_BLANK}*)?$"
+HTTPS_URL_PATTERN = rf"^https://[^{BLANK_CHARS}/?#@]+([/?#]{NON_BLANK}*)?$"
+
 
 MIN_YEAR = 1900
 MAX_YEAR = 2999

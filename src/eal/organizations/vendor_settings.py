@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from eal.kit.schemas import NON_BLANK
+from eal.kit.schemas import HTTP_URL_PATTERN, NON_BLANK
 from eal.leads.phone import EMAIL_JSON_SCHEMA, PHONE_JSON_SCHEMA
 from eal.outreach.settings import (
     EmailSettingsIn,
@@ -26,7 +26,7 @@ from eal.outreach.settings import (
 
 SECRET_PATTERN = r"\S[\s\S]{6,}\S"
 """A secret of at least 8 characters once surrounding whitespace is stripped."""
-VENDOR_URL_PATTERN = r"^https?://[^\s/?#@]+([/?#]\S*)?$"
+VENDOR_URL_PATTERN = HTTP_URL_PATTERN
 """A vendor base URL: a host, no credentials, no whitespace (its addresses are checked on save)."""
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -86,7 +86,12 @@ PhoneText = Annotated[
     Annotated[str, Field(max_length=64, json_schema_extra=PHONE_JSON_SCHEMA)] | None,
     BeforeValidator(_blank_to_none),
 ]
-_WEBSITE_PATTERN = r"^(https?://)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:[0-9]{1,5})?([/?#]\S*)?$"
+# The path's characters are spelled out (NON_BLANK): "\S" differs between JSON Schema's
+# regex dialect and Python's, which counts \x1c-\x1f and \x85 as space, so the document
+# and the validator would disagree.
+_WEBSITE_PATTERN = (
+    r"^(https?://)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:[0-9]{1,5})?([/?#]" + NON_BLANK + r"*)?$"
+)
 UrlText = Annotated[
     Annotated[str, Field(max_length=2000, json_schema_extra={"pattern": _WEBSITE_PATTERN})] | None,
     BeforeValidator(_blank_to_none),

@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eal.ai.reviews import Sentiment
 from eal.content.schemas import MAX_REVIEW_TEXT, ContentStatus
-from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn
+from eal.kit.schemas import HTTPS_URL_PATTERN, NON_BLANK, StrictBody, Timestamp, TimestampIn
 
 REVIEW_PREFIX = "rev"
 ReviewUrl = Annotated[
     str,
     Field(
-        pattern=r"^https://[^\s/?#@]+([/?#]\S*)?$",
+        pattern=HTTPS_URL_PATTERN,
         max_length=500,
         json_schema_extra={"format": "uri"},
     ),

@@ -11,7 +11,7 @@ from pydantic.config import JsonDict
 
 from eal.events import EVENT_TYPES
 from eal.kit.paging import Page
-from eal.kit.schemas import StrictBody, Timestamp, omittable
+from eal.kit.schemas import HTTPS_URL_PATTERN, StrictBody, Timestamp, omittable
 
 Url = Annotated[
     str,
@@ -21,7 +21,7 @@ Url = Annotated[
         json_schema_extra={
             "format": "uri",
             # A host, no credentials, no whitespace; checked with its addresses on save.
-            "pattern": r"^https://[^\s/?#@]+([/?#]\S*)?$",
+            "pattern": HTTPS_URL_PATTERN,
             "description": "An https:// URL whose host resolves to public addresses only "
             "(http:// and private addresses only with EAL_ALLOW_PRIVATE_WEBHOOK_URLS=1).",
         },
