@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import re
 import statistics
 from collections import defaultdict
 
-from eal.ai.blog import SERVICE_TYPES, BlogRequest, compose_blog
-from eal.ai.content_checks import sentences_of
+from eal.ai.blog import SERVICE_TYPES, BlogRequest, compose_blog, sentence_keys
 from eal.ai.content_kb import _CHOICE, _CONTRACTION, knowledge
 
 CITIES = [
@@ -57,10 +55,6 @@ def sentences_by_file() -> dict[str, list[str]]:
     return found
 
 
-def norm(sentence: str) -> str:
-    return re.sub(r"\W+", " ", sentence.casefold()).strip()
-
-
 def shared(words: int) -> None:
     for service in SERVICE_TYPES:
         posts = []
@@ -79,7 +73,7 @@ def shared(words: int) -> None:
                     nearby_places=(),
                 )
             )
-            posts.append({norm(s) for s in sentences_of(draft.body_markdown)})
+            posts.append(sentence_keys(draft.body_markdown))
         counts = [len(a & b) for a, b in itertools.combinations(posts, 2)]
         print(
             f"{service:17} {words:5} words: shared sentences per pair of cities "
