@@ -49,6 +49,15 @@ class PrivateServer:
     def running(self) -> bool:
         return (self.pgdata / "postmaster.pid").exists()
 
+    def close(self) -> None:
+        """Stop whichever postmaster runs now, then let the library delete the data."""
+        if self.running():
+            self.stop()
+        # The library would signal the postmaster it started, which died at the first
+        # stop: an unreaped zombie passes its liveness check and then cannot be signalled.
+        self.server._postmaster_info = None
+        self.server.cleanup()
+
 
 @pytest.fixture(scope="module")
 def private_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateServer]:
@@ -65,9 +74,7 @@ def private_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private
     try:
         yield private
     finally:
-        if private.running():
-            private.stop()
-        server.cleanup()
+        private.close()
 
 
 @pytest.fixture

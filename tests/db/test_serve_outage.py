@@ -42,10 +42,7 @@ def external_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Privat
     try:
         yield private
     finally:
-        # Stopped here: the library stops only the server process it started itself.
-        if private.running():
-            private.stop()
-        server.cleanup()
+        private.close()
 
 
 def _events(child: Child) -> list[dict[str, Any]]:
