@@ -46,6 +46,8 @@ LAYERS: dict[str, int] = {
     "eal.content": 3,
     "eal.reviews": 3,
     "eal.prospects": 3,
+    "eal.claims": 3,
+    "eal.storage": 0,
     "eal.places": 0,
     "eal.app": 4,
     "eal.worker": 4,

@@ -104,11 +104,14 @@ def create_app(
     app.include_router(index_router)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
+    from eal.claims.endpoints import files as claim_files
     from eal.outreach.hooks import links
 
     # Unsubscribe and open-tracking links sit at the root: they go out in
-    # mail, so they are short and carry no API version.
+    # mail, so they are short and carry no API version. So do the signed
+    # links of claims (uploads, thumbnails, summaries).
     app.include_router(links)
+    app.include_router(claim_files)
     return app
 
 
@@ -117,6 +120,7 @@ def _routers() -> list[Any]:
     from eal.audit.endpoints import router as audit
     from eal.calls.endpoints import hooks as calls_hooks
     from eal.calls.endpoints import router as calls
+    from eal.claims.endpoints import router as claims
     from eal.content.endpoints import router as content
     from eal.leads.endpoints import router as leads
     from eal.organizations.endpoints import router as organizations
@@ -141,4 +145,5 @@ def _routers() -> list[Any]:
         prospects,
         content,
         reviews,
+        claims,
     ]

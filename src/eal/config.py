@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("REDIS_URL", "EAL_REDIS_URL")
     )
     data_dir: Path = Field(default=Path(".eal"), validation_alias="EAL_DATA_DIR")
+    storage_url: str | None = Field(
+        default=None,
+        validation_alias="EAL_STORAGE_URL",
+        description="Where photos and files go: s3://bucket/prefix (any S3-compatible "
+        "server; ?endpoint=URL for one that is not AWS), or the data directory when unset.",
+    )
     secret_key: str | None = Field(default=None, validation_alias="EAL_SECRET_KEY")
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias="EAL_PUBLIC_URL")
 
@@ -109,6 +115,18 @@ class Settings(BaseSettings):
         # `EAL_METRICS_PORT=` (set but empty) means unset, as an env file often leaves it.
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("storage_url", mode="before")
+    @classmethod
+    def _check_storage(cls, value: object) -> object:
+        # An env file often leaves it empty: unset. Anything else must name a backend.
+        if isinstance(value, str):
+            value = value.strip() or None
+            if value is not None and not value.startswith(("s3://", "file:///")):
+                raise ValueError(
+                    "EAL_STORAGE_URL must be s3://bucket/prefix or file:///absolute/path"
+                )
         return value
 
     @field_validator("log_level", mode="before")

@@ -22,6 +22,7 @@ from eal.kit.outbound import OutboundClient, OutboundPolicy
 from eal.kit.ratelimit import RateLimiter, make_rate_limiter
 from eal.kit.secretbox import SecretBox
 from eal.kit.signed import SIGNING_PURPOSE, Signer
+from eal.storage import Storage, open_storage
 
 #: Net allocations between collections of the youngest generation, once serving.
 YOUNG_GC_THRESHOLD = 20_000
@@ -49,6 +50,11 @@ class Runtime:
     def signer(self) -> Signer:
         """Signs the links the service hands out (unsubscribe, open tracking, recordings)."""
         return Signer(self.secret_box.derive(SIGNING_PURPOSE))
+
+    @cached_property
+    def storage(self) -> Storage:
+        """Object storage for photos: `EAL_STORAGE_URL`, or files under the data directory."""
+        return open_storage(self.settings.storage_url, self.settings.data_dir)
 
     @cached_property
     def operator_http(self) -> OutboundClient:

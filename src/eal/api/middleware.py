@@ -28,6 +28,8 @@ log = structlog.get_logger("eal.http")
 MAX_BODY_BYTES = 1024 * 1024
 #: Routes that take files larger than that: a CSV import of up to 10,000 prospects.
 LARGE_BODY_PATHS: dict[str, int] = {"/api/v1/prospects/import": 8 * 1024 * 1024}
+#: Path prefixes that take files: signed photo uploads (25 MB photos, checked exactly there).
+LARGE_BODY_PREFIXES: tuple[tuple[str, int], ...] = (("/claims/", 25 * 1024 * 1024),)
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 """An X-Request-ID the service keeps; any other value is replaced by a generated one."""
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
@@ -37,6 +39,16 @@ _NOSNIFF = (b"x-content-type-options", b"nosniff")
 # (webhook signing secrets, invite links, API keys), replays included. No cache may keep one.
 _NO_STORE = (b"cache-control", b"no-store")
 API_PATH_PREFIX = "/api/"
+
+
+def body_limit(path: str, default: int) -> int:
+    """The largest body a request to `path` may send."""
+    if path in LARGE_BODY_PATHS:
+        return LARGE_BODY_PATHS[path]
+    for prefix, limit in LARGE_BODY_PREFIXES:
+        if path.startswith(prefix):
+            return limit
+    return default
 
 
 class BodyTooLarge(HTTPException):
@@ -149,7 +161,7 @@ class EdgeMiddleware:
                 message = {**message, "body": b""}
             await send(message)
 
-        max_body_bytes = LARGE_BODY_PATHS.get(scope["path"], self.max_body_bytes)
+        max_body_bytes = body_limit(scope["path"], self.max_body_bytes)
         try:
             if content_length is not None and content_length > max_body_bytes:
                 await self._send_error(

@@ -49,9 +49,11 @@ FORM = "application/x-www-form-urlencoded"
 CSV = "text/csv"
 
 
-async def check_content_type(request: Request, *, form: bool = False, csv: bool = False) -> None:
-    """A request with a body must send it as JSON (or as a form or CSV, where allowed)."""
-    if request.method not in BODY_METHODS:
+async def check_content_type(
+    request: Request, *, form: bool = False, csv: bool = False, files: bool = False
+) -> None:
+    """A request with a body must send it as JSON (or as a form, CSV or a file, where allowed)."""
+    if request.method not in BODY_METHODS or files:
         return
     body = await request.body()
     if not body:
@@ -167,13 +169,17 @@ class TransactionalRoute(APIRoute):
     """Routes that vendors call with form bodies (Twilio, RFC 8058 one-click) set this."""
     accepts_csv = False
     """Routes that import CSV files (`text/csv`) set this."""
+    accepts_files = False
+    """Routes that store a file as sent (a signed photo upload) set this: they check its type."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def transactional_handler(request: Request) -> Response:
             check_text_parameters(request)
-            await check_content_type(request, form=self.accepts_form, csv=self.accepts_csv)
+            await check_content_type(
+                request, form=self.accepts_form, csv=self.accepts_csv, files=self.accepts_files
+            )
             runtime = runtime_of(request)
             async with AsyncExitStack() as stack:
                 conn, transaction = await _open_transaction(runtime.db, stack)
@@ -211,9 +217,27 @@ class CsvRoute(TransactionalRoute):
     accepts_csv = True
 
 
+class FileRoute(TransactionalRoute):
+    """A transactional route whose body is a file of any type (the handler checks it)."""
+
+    accepts_files = True
+
+
 def api_router(
-    *, accepts_form: bool = False, accepts_csv: bool = False, **kwargs: Any
+    *,
+    accepts_form: bool = False,
+    accepts_csv: bool = False,
+    accepts_files: bool = False,
+    **kwargs: Any,
 ) -> APIRouter:
-    """An APIRouter whose routes are transactional (and take form or CSV bodies when asked)."""
-    route_class = FormRoute if accepts_form else CsvRoute if accepts_csv else TransactionalRoute
+    """An APIRouter whose routes are transactional (and take form, CSV or file bodies when asked)."""
+    route_class: type[TransactionalRoute] = (
+        FormRoute
+        if accepts_form
+        else CsvRoute
+        if accepts_csv
+        else FileRoute
+        if accepts_files
+        else TransactionalRoute
+    )
     return APIRouter(route_class=route_class, **kwargs)

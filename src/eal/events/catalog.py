@@ -100,6 +100,17 @@ class Action(StrEnum):
     PROSPECT_QUALIFIED = "prospect.qualified"
     PROSPECT_QUALIFY_BATCH_QUEUED = "prospect.qualify_batch.queued"
     PROSPECT_ENROLLED = "prospect.enrolled"
+    CLAIM_CREATED = "claim.created"
+    CLAIM_ROOMS_UPDATED = "claim.rooms_updated"
+    CLAIM_DRYING_LOG_UPDATED = "claim.drying_log_updated"
+    CLAIM_PHOTO_ADDED = "claim.photo_added"
+    CLAIM_PHOTOS_IMPORTED = "claim.photos_imported"
+    CLAIM_IMPORT_FAILED = "claim.import_failed"
+    CLAIM_SCOPE_READY = "claim.scope.ready"
+    CLAIM_ITEM_REVIEWED = "claim.item_reviewed"
+    CLAIM_ITEM_ADDED = "claim.item_added"
+    CLAIM_REVIEWED = "claim.reviewed"
+    CLAIM_REOPENED = "claim.reopened"
 
     @property
     def event_type(self) -> EventType | None:

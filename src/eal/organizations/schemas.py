@@ -19,6 +19,7 @@ from eal.calls.settings import (
     CallRailSettingsIn,
     DispatchSettingsIn,
 )
+from eal.claims.settings import ClaimsSettingsIn, CompanyCamSettingsCreate, CompanyCamSettingsIn
 from eal.content.settings import (
     GoogleBusinessSettingsCreate,
     GoogleBusinessSettingsIn,
@@ -158,6 +159,7 @@ class IntegrationsIn(StrictBody):
     callrail: CallRailSettingsIn | None = None
     wordpress: WordPressSettingsIn | None = None
     google_business: GoogleBusinessSettingsIn | None = None
+    companycam: CompanyCamSettingsIn | None = None
 
 
 class IntegrationsCreate(IntegrationsIn):
@@ -167,6 +169,7 @@ class IntegrationsCreate(IntegrationsIn):
     sms: SmsSettingsCreate | None = None
     wordpress: WordPressSettingsCreate | None = None
     google_business: GoogleBusinessSettingsCreate | None = None
+    companycam: CompanyCamSettingsCreate | None = None
 
 
 TIME_ZONE_SCHEMA = {
@@ -203,6 +206,7 @@ class SettingsIn(StrictBody):
         default=None, description="The business's phone and website, as content names them."
     )
     reviews: ReviewsSettingsIn | None = None
+    claims: ClaimsSettingsIn | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -75,6 +75,9 @@ async def check_outbound_urls(settings: SettingsIn | None, policy: OutboundPolic
         "google_business.base_url": (
             integrations.google_business.base_url if integrations.google_business else None
         ),
+        "companycam.base_url": integrations.companycam.base_url
+        if integrations.companycam
+        else None,
     }
     for name, url in urls.items():
         if url is None:

@@ -27,12 +27,14 @@ SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "callrail": ("signing_key", "api_key"),
     "wordpress": ("application_password",),
     "google_business": ("access_token",),
+    "companycam": ("api_key",),
 }
 REQUIRED_SECRETS: dict[str, tuple[str, ...]] = {
     "crm": ("api_key",),
     "sms": ("auth_token",),
     "wordpress": ("application_password",),
     "google_business": ("access_token",),
+    "companycam": ("api_key",),
 }
 ENCRYPTED_SUFFIX = "_encrypted"
 

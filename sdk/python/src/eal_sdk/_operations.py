@@ -90,6 +90,17 @@ OPERATIONS: Final[dict[str, str]] = {
     # Reviews
     "reviews-request-review": "reviews.request",
     "reviews-record-review": "reviews.record",
+    # Claims (documentation assist)
+    "claims-list-claims": "claims.list",
+    "claims-create-claim": "claims.create",
+    "claims-get-claim": "claims.get",
+    "claims-replace-rooms": "claims.replace_rooms",
+    "claims-replace-drying-log": "claims.replace_drying_log",
+    "claims-extract-claim": "claims.extract",
+    "claims-import-claim-photos": "claims.import_photos",
+    "claims-create-uploads": "claims.create_uploads",
+    "claims-review-claim": "claims.review",
+    "claims-add-claim-item": "claims.add_item",
 }
 
 NOT_IN_CLIENT: Final[dict[str, str]] = {
