@@ -93,6 +93,10 @@ async def _tenant_with_one_of_each(client, factory) -> tuple[dict[str, str], dic
         headers=t.headers,
     )
     assert reply.status_code == 201, reply.text
+    claim = await client.post(
+        "/api/v1/claims", json={"loss_type": "water", "water_category": 1}, headers=t.headers
+    )
+    assert claim.status_code == 202, claim.text
     entry = (await client.get("/api/v1/audit-log", headers=t.headers)).json()["data"][0]
     ids = {
         "lead_id": lead.json()["id"],
@@ -107,6 +111,7 @@ async def _tenant_with_one_of_each(client, factory) -> tuple[dict[str, str], dic
         "prospect_id": prospect.json()["id"],
         "batch_id": batch.json()["batch_id"],
         "content_id": reply.json()["id"],
+        "claim_id": claim.json()["id"],
     }
     return t.headers, ids
 
@@ -119,9 +124,10 @@ async def test_allow_names_every_method_of_every_path(client, factory):
     paths["/api/v1/organizations/me"] = paths["/api/v1/organizations/me"] | {"PATCH"}
     for template, methods in paths.items():
         path = template.format(**ids, token="itok_x", delivery_id="dlv_x")
-        r = await client.request("PUT", path, headers=headers)
+        refused = next(m for m in ("PUT", "DELETE", "PATCH") if m not in methods)
+        r = await client.request(refused, path, headers=headers)
         assert_error(r, 405, "method_not_allowed")
-        assert r.headers["allow"] == _allow(methods), template
+        assert r.headers["allow"] == _allow(methods), (template, refused)
 
 
 async def test_allow_on_paths_with_several_routes(client, factory):

@@ -123,8 +123,14 @@ def _resources(http: httpx.Client, world: World) -> dict[str, str]:
         sequences.append(sequence["id"])
         enrollments.append(enrolled["results"][0]["enrollment_id"])
     prospect = created(http.post("/api/v1/prospects", json={"company_name": "Schemathesis Co"}))
+    claim = http.post(
+        "/api/v1/claims",
+        json={"loss_type": "water", "rooms": [{"name": "Kitchen"}]},
+    )
+    assert claim.status_code == 202, claim.text
     entry = http.get("/api/v1/audit-log").json()["data"][0]
     return {
+        "claim_id": claim.json()["id"],
         "message_id": sent.json()["message_id"],
         "suppression_id": suppressions[0],
         "suppression_id:delete": suppressions[1],
@@ -211,11 +217,63 @@ def _fit_body(method: str, path: str, body: dict[str, Any], live: Live) -> dict[
                 body["form_submitted_at"],
                 body["form_started_at"],
             )
+    if path.startswith("/api/v1/claims"):
+        _fit_claim(path, body)
     if method == "PATCH" and path.startswith("/api/v1/organizations/"):
         _keep_secrets(body)
     if method == "PATCH" and path.startswith("/api/v1/leads/"):
         _keep_contact(body)
     return body
+
+
+def _fit_claim(path: str, body: dict[str, Any]) -> None:
+    """The claims rules the document states in words: a source's project_id goes with
+    CompanyCam only, water category and class with water and storm losses, a room is a
+    rectangle or a wall list that closes, room names are unique (and not `outside`),
+    photo ids name photos of the claim, the drying log names a room of the claim, and a
+    decision carries the fields of its kind."""
+    if path == "/api/v1/claims":
+        source = body.get("source")
+        if isinstance(source, dict):
+            if source.get("vendor") == "companycam":
+                source["project_id"] = source.get("project_id") or "cc_proj_5482"
+            else:
+                source.pop("project_id", None)
+        if body.get("loss_type") not in ("water", "storm"):
+            body.pop("water_category", None)
+            body.pop("water_class", None)
+    rooms = body.get("rooms")
+    if isinstance(rooms, list):
+        for index, room in enumerate(rooms):
+            if not isinstance(room, dict):
+                continue
+            room["name"] = f"Room {index}"
+            room.pop("photo_ids", None)
+            dimensions = room.get("dimensions")
+            rectangle = isinstance(dimensions, dict) and {"length_ft", "width_ft"} <= set(
+                dimensions
+            )
+            if isinstance(dimensions, dict) and ("walls_ft" in dimensions or not rectangle):
+                for name in ("length_ft", "width_ft"):
+                    dimensions.pop(name, None)
+                dimensions["walls_ft"] = [12, 10, 12, 10]
+    if path.endswith("/drying-log"):
+        for entry in body.get("entries") or []:
+            if isinstance(entry, dict):
+                entry["room"] = "outside"  # every claim has it
+    if path.endswith("/review"):
+        for decision in body.get("decisions") or []:
+            if not isinstance(decision, dict):
+                continue
+            kind = decision.get("decision")
+            if kind == "edit":
+                decision["qty"] = 1 if decision.get("qty") is None else decision["qty"]
+            else:
+                decision.pop("qty", None)
+            if kind == "reject":
+                decision["reason"] = decision.get("reason") or "Not from this loss"
+            else:
+                decision.pop("reason", None)
 
 
 def _fit_address(body: dict[str, Any], field: str) -> None:
@@ -315,6 +373,7 @@ def _keep_secrets(body: dict[str, Any]) -> None:
         "sms": "auth_token",
         "wordpress": "application_password",
         "google_business": "access_token",
+        "companycam": "api_key",
     }
     for name, field in secrets.items():
         item = integrations.get(name)

@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from eal_sdk import (
     AsyncEalClient,
@@ -17,6 +18,8 @@ from eal_sdk import (
     models,
 )
 
+from eal.runtime import Runtime
+from tests.claims.support import BASEMENT, photo, run_extraction
 from tests.factories import Factory, Tenant
 
 
@@ -279,6 +282,55 @@ async def test_video_script(server_url: str, factory: Factory) -> None:
         video = client.content.create_video_script(topic="5 signs of hidden water damage")
         assert video.type == "video"
         assert client.content.get(video.id).type == "video"
+
+
+async def test_claims(server_url: str, factory: Factory, runtime: Runtime) -> None:
+    tenant = await factory.tenant("SDK Claims")
+    with sdk(server_url, tenant) as client:
+        queued = client.claims.create(loss_type="water", water_category=1, water_class=2)
+        assert queued.status == "collecting"
+        assert [c.id for c in client.claims.list(loss_type="water")] == [queued.id]
+        client.claims.replace_rooms(queued.id, rooms=[BASEMENT])
+        picture = photo(7)
+        (target,) = client.claims.create_uploads(
+            queued.id,
+            files=[{"filename": "IMG_7.jpg", "content_type": "image/jpeg", "size": len(picture)}],
+        ).uploads
+        # The signed URL is the credential: no API key on the PUT. (The tests'
+        # public URL names another host: send its path to this server.)
+        signed = httpx.URL(target.url)
+        async with httpx.AsyncClient() as raw:
+            stored = await raw.put(
+                f"{server_url}{signed.raw_path.decode()}",
+                content=picture,
+                headers={"Content-Type": "image/jpeg"},
+            )
+        assert stored.status_code == 201, stored.text
+        client.claims.replace_drying_log(
+            queued.id,
+            entries=[
+                {"taken_at": "2026-04-28T09:00:00Z", "room": "Basement", "temp_f": 78, "rh_pct": 62}
+            ],
+        )
+        assert client.claims.extract(queued.id).status == "extracting"
+        await run_extraction(runtime, tenant, queued.id)
+
+        claim = client.claims.get(queued.id)
+        assert claim.status == "ready_for_review" and claim.photo_count == 1
+        items = [item for room in claim.rooms for item in room.scope_items]
+        assert items
+        added = client.claims.add_item(
+            queued.id, room="Basement", code="WTR DRYW", description="Closet", qty=8, unit="SF"
+        )
+        decisions = [{"scope_item_id": i.id, "decision": "approve"} for i in items]
+        decisions.append({"scope_item_id": added.id, "decision": "approve"})
+        recorded = client.claims.review(queued.id, decisions=decisions)
+        assert recorded.decisions_recorded == len(decisions)
+        assert recorded.status == "reviewed"
+        with pytest.raises(ValidationFailedError):
+            client.claims.review(queued.id, decisions=[{"scope_item_id": "scope_x"}])
+        with pytest.raises(NotFoundError):
+            client.claims.get("clm_" + "0" * 32)
 
 
 async def test_async_client(server_url: str, factory: Factory) -> None:

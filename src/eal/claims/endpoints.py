@@ -21,19 +21,19 @@ from eal.claims.responses import (
     ClaimOut,
     ClaimPage,
     ClaimQueued,
+    ClaimReviewOut,
     PhotoStored,
-    ReviewOut,
     ScopeItemOut,
     UploadsOut,
 )
 from eal.claims.schemas import (
     CLAIM_ID_PATTERN,
     ClaimCreate,
+    ClaimReviewRequest,
     ClaimStatus,
     DryingLogIn,
     ItemCreate,
     LossType,
-    ReviewRequest,
     RoomsIn,
     UploadRequest,
 )
@@ -153,9 +153,9 @@ async def create_uploads(
     return model_response(out)
 
 
-@router.post("/claims/{claim_id}/review", response_model=ReviewOut)
+@router.post("/claims/{claim_id}/review", response_model=ClaimReviewOut)
 async def review_claim(
-    claim_id: ClaimIdParam, body: ReviewRequest, auth: ClaimsWrite, tx: TxDep
+    claim_id: ClaimIdParam, body: ClaimReviewRequest, auth: ClaimsWrite, tx: TxDep
 ) -> Response:
     """Approve, edit or reject scope lines: all of the batch is recorded, or none."""
     return model_response(await service.review(tx, service.claim_id_of(claim_id), body))

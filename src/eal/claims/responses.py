@@ -78,16 +78,46 @@ class PhotoSummaryOut(BaseModel):
     photo_ids: list[str]
 
 
+class DimensionsOut(BaseModel):
+    """A room's dimensions as given: length and width, or its walls in order."""
+
+    length_ft: float | None = None
+    width_ft: float | None = None
+    walls_ft: list[float] | None = None
+    height_ft: float | None = None
+
+
+class AffectedOut(BaseModel):
+    """What is wet (or sooted, or moldy) in a room, as given."""
+
+    wet_floor_sf: float | None = None
+    wet_wall_height_in: float | None = None
+    wet_wall_lf: float | None = None
+    wet_ceiling_sf: float | None = None
+    insets_offsets: int = 0
+
+
+class ReadingOut(BaseModel):
+    """One moisture meter reading, as given."""
+
+    surface: str
+    location: str | None = None
+    reading: float
+    meter_scale: str | None = None
+    dry_standard: float | None = None
+    taken_at: Timestamp | None = None
+
+
 class RoomOut(BaseModel):
     """A room as measured, what it computes to, its scope lines and its photos."""
 
     name: str
-    dimensions: dict[str, Any] | None
+    dimensions: DimensionsOut | None
     floor_material: str | None
     wall_material: str | None
     walls_insulated: bool
-    affected: dict[str, Any]
-    readings: list[dict[str, Any]]
+    affected: AffectedOut
+    readings: list[ReadingOut]
     photo_ids: list[str]
     floor_sf: float | None
     perimeter_lf: float | None
@@ -186,7 +216,7 @@ class PhotoStored(BaseModel):
     far_from_loss: bool | None
 
 
-class ReviewOut(BaseModel):
+class ClaimReviewOut(BaseModel):
     """POST /claims/{id}/review."""
 
     id: str

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from eal.kit.schemas import MAX_YEAR, MIN_YEAR, NON_BLANK, OUT_OF_RANGE, StrictBody, TimestampIn
+from eal.kit.schemas import NON_BLANK, DateIn, StrictBody, TimestampIn
 
 CLAIM_PREFIX = "clm"
 SCOPE_PREFIX = "scope"
@@ -98,12 +97,6 @@ Note = Annotated[
 ]
 Feet = Annotated[float, Field(gt=0, le=1000)]
 SquareFeet = Annotated[float, Field(ge=0, le=1_000_000)]
-
-
-def _check_date(value: date | None) -> date | None:
-    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(OUT_OF_RANGE)
-    return value
 
 
 class ClaimSource(StrictBody):
@@ -229,9 +222,9 @@ class ClaimCreate(StrictBody):
     source: ClaimSource | None = None
     job_external_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     rooms: Rooms | None = None
-    water_category: Annotated[int, Field(ge=1, le=3, strict=True)] | None = None
-    water_class: Annotated[int, Field(ge=1, le=4, strict=True)] | None = None
-    date_of_loss: date | None = None
+    water_category: Annotated[int, Field(ge=1, le=3)] | None = None
+    water_class: Annotated[int, Field(ge=1, le=4)] | None = None
+    date_of_loss: DateIn | None = None
     address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     location: Location | None = None
 
@@ -246,11 +239,6 @@ class ClaimCreate(StrictBody):
             ]
         }
     }
-
-    @field_validator("date_of_loss")
-    @classmethod
-    def _date(cls, value: date | None) -> date | None:
-        return _check_date(value)
 
     @field_validator("rooms")
     @classmethod
@@ -270,6 +258,38 @@ class RoomsIn(StrictBody):
     """PUT /claims/{id}/rooms: the claim's rooms, replaced as a whole."""
 
     rooms: Rooms
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "rooms": [
+                        {
+                            "name": "Basement",
+                            "dimensions": {"length_ft": 24, "width_ft": 18, "height_ft": 8},
+                            "floor_material": "carpet_pad",
+                            "wall_material": "drywall",
+                            "affected": {
+                                "wet_floor_sf": 432,
+                                "wet_wall_height_in": 30,
+                                "wet_wall_lf": 84,
+                            },
+                            "readings": [
+                                {
+                                    "surface": "wall",
+                                    "location": "north wall, 12 in",
+                                    "reading": 38,
+                                    "meter_scale": "drywall %MC",
+                                    "dry_standard": 12,
+                                    "taken_at": "2026-04-28T09:15:00Z",
+                                }
+                            ],
+                        }
+                    ]
+                }
+            ]
+        }
+    }
 
     @field_validator("rooms")
     @classmethod
@@ -291,13 +311,36 @@ class DryingLogIn(StrictBody):
 
     entries: Annotated[list[DryingEntryIn], Field(max_length=MAX_DRYING_ENTRIES)]
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "entries": [
+                        {
+                            "taken_at": "2026-04-28T09:00:00Z",
+                            "room": "Basement",
+                            "temp_f": 78,
+                            "rh_pct": 62,
+                        },
+                        {
+                            "taken_at": "2026-04-28T09:05:00Z",
+                            "room": "outside",
+                            "temp_f": 71,
+                            "rh_pct": 55,
+                        },
+                    ]
+                }
+            ]
+        }
+    }
+
 
 class UploadFile(StrictBody):
     """One file the client is about to upload."""
 
     filename: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
     content_type: Literal["image/jpeg", "image/png", "image/heic", "image/heif"]
-    size: Annotated[int, Field(ge=1, le=25 * 1024 * 1024, strict=True)]
+    size: Annotated[int, Field(ge=1, le=25 * 1024 * 1024)]
 
 
 class UploadRequest(StrictBody):
@@ -305,11 +348,25 @@ class UploadRequest(StrictBody):
 
     files: Annotated[list[UploadFile], Field(min_length=1, max_length=MAX_UPLOAD_FILES)]
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "files": [
+                        {"filename": "IMG_0412.HEIC", "content_type": "image/heic", "size": 2481133}
+                    ]
+                }
+            ]
+        }
+    }
+
 
 class DecisionIn(StrictBody):
     """One decision: approve; edit (qty required, note optional); reject (reason required)."""
 
-    scope_item_id: Annotated[str, Field(min_length=1, max_length=100)]
+    scope_item_id: Annotated[
+        str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": NON_BLANK})
+    ]
     decision: DecisionKind
     qty: Annotated[float, Field(ge=0, le=10_000_000)] | None = None
     note: Note | None = None
@@ -328,7 +385,7 @@ class DecisionIn(StrictBody):
         return self
 
 
-class ReviewRequest(StrictBody):
+class ClaimReviewRequest(StrictBody):
     """POST /claims/{id}/review: all decisions are recorded, or none."""
 
     decisions: Annotated[list[DecisionIn], Field(min_length=1, max_length=MAX_DECISIONS)]
@@ -371,6 +428,21 @@ class ItemCreate(StrictBody):
     qty: Annotated[float, Field(ge=0, le=10_000_000)]
     unit: Unit
     note: Note | None = None
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "room": "Basement",
+                    "code": "WTR DRYW",
+                    "description": "Tear out wet drywall behind the water heater closet",
+                    "qty": 32,
+                    "unit": "SF",
+                    "note": "Closet found on second visit",
+                }
+            ]
+        }
+    }
 
 
 def dump_rooms(rooms: list[RoomIn]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from eal import events, jobs
 from eal.claims import repository
-from eal.claims.responses import ClaimListItem, ClaimQueued, ReviewOut
+from eal.claims.responses import ClaimListItem, ClaimQueued, ClaimReviewOut
 from eal.claims.schemas import (
     CLAIM_PREFIX,
     OUTSIDE,
@@ -20,12 +20,12 @@ from eal.claims.schemas import (
     SCOPE_PREFIX,
     WATER_LOSSES,
     ClaimCreate,
+    ClaimReviewRequest,
     ClaimStatus,
     DecisionIn,
     DecisionKind,
     DryingLogIn,
     ItemCreate,
-    ReviewRequest,
     RoomsIn,
     dump_rooms,
     room_photo_ids,
@@ -278,7 +278,7 @@ def _decision_values(decision: DecisionIn, item: Any) -> dict[str, Any]:
     }
 
 
-async def review(tx: Tx, claim_id: uuid.UUID, body: ReviewRequest) -> ReviewOut:
+async def review(tx: Tx, claim_id: uuid.UUID, body: ClaimReviewRequest) -> ClaimReviewOut:
     """Record every decision of the batch, or none of them (an unknown line is a 422)."""
     row = await claim_row(tx, claim_id, lock=True)
     if row.status in (ClaimStatus.COLLECTING.value, ClaimStatus.EXTRACTING.value):
@@ -348,7 +348,7 @@ async def review(tx: Tx, claim_id: uuid.UUID, body: ReviewRequest) -> ReviewOut:
         await events.record(
             tx, Action.CLAIM_REVIEWED, _audit(row, scope_item_count=row.scope_item_count)
         )
-    return ReviewOut(
+    return ClaimReviewOut(
         id=public_id(CLAIM_PREFIX, row.id),
         status=row.status,
         decisions_recorded=len(chosen),

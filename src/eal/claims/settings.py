@@ -9,12 +9,13 @@ saves them; the organizations domain stores them and extraction reads them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field, create_model
 
 from eal.claims.scope import load_catalog, load_factors
+from eal.claims.scope.data import DEHUMIDIFIER_KINDS
 from eal.integrations.companycam import DEFAULT_BASE_URL, CompanyCamClient
 from eal.kit.schemas import NON_BLANK, StrictBody
 from eal.kit.secretbox import SecretBox
@@ -24,6 +25,55 @@ from eal.outreach.settings import Secret, Url
 PriceCode = Annotated[
     str, Field(min_length=1, max_length=50, json_schema_extra={"pattern": NON_BLANK})
 ]
+
+
+# Factors the calculator counts with (whole numbers), and their largest sensible value.
+_COUNTS = {"per_wet_room": 10, "per_inset_offset": 10, "technicians": 50, "default_class": 4}
+
+
+def _override_type(path: str, key: str, value: Any) -> Any:
+    """The type an override of the shipped `value` must have."""
+    if isinstance(value, dict):
+        return _overrides_model(path, value)
+    if isinstance(value, str):
+        return Literal[DEHUMIDIFIER_KINDS] if key == "kind" else Annotated[str, Field(min_length=1)]
+    if isinstance(value, list):
+        item: Any = (
+            Annotated[str, Field(min_length=1, max_length=100)]
+            if isinstance(value[0], str)
+            else Annotated[int, Field(gt=0, le=1200)]
+        )
+        return Annotated[list[item], Field(min_length=1, max_length=50)]
+    if key in _COUNTS:
+        return Annotated[int, Field(gt=0, le=_COUNTS[key])]
+    # A size or a rate: above zero; confidences are at most 1.
+    top = 1 if path.startswith("confidence") else 1_000_000
+    return Annotated[float, Field(gt=0, le=top, allow_inf_nan=False)]
+
+
+def _overrides_model(path: str, values: dict[str, Any]) -> type[StrictBody]:
+    """A body model taking any subset of `values` (a section of the factors file)."""
+    name = "ClaimFactors" + "".join(
+        part.title().replace("_", "") for part in path.split(".") if part
+    )
+    fields: dict[str, Any] = {
+        key: (_override_type(f"{path}.{key}".lstrip("."), key, value) | None, None)
+        for key, value in values.items()
+        if key != "version"
+    }
+    model: type[StrictBody] = create_model(name, __base__=StrictBody, **fields)
+    model.__doc__ = f"Overrides of the shipped factors{' in ' + path if path else ''}."
+    return model
+
+
+# The factors an organization may override, typed from the shipped file itself, so the
+# API document lists every one and a wrong name or value is refused by the schema.
+if TYPE_CHECKING:
+    ClaimFactors = StrictBody
+    CatalogCode = str
+else:
+    ClaimFactors = _overrides_model("", load_factors().values())
+    CatalogCode = Literal[tuple(load_catalog().codes())]
 
 
 class CompanyCamSettingsIn(StrictBody):
@@ -50,33 +100,16 @@ class CompanyCamSettingsCreate(CompanyCamSettingsIn):
 class ClaimsSettingsIn(StrictBody):
     """`settings.claims`: the organization's S500 factors and price-list codes."""
 
-    factors: dict[str, Any] | None = Field(
+    factors: ClaimFactors | None = Field(
         default=None,
         description="Overrides of the shipped factors (src/eal/claims/data/scope_factors.toml), "
         'nested as there: {"air_movers": {"floor_sf_per_unit": 55}}.',
     )
-    code_map: dict[PriceCode, PriceCode] | None = Field(
+    code_map: dict[CatalogCode, PriceCode] | None = Field(
         default=None,
         description="The organization's price-list code for shipped catalog codes "
         '({"WTR DRYW": "DRY-10"}); lines show it as `code`, the shipped one as `catalog_code`.',
     )
-
-    @field_validator("factors")
-    @classmethod
-    def _factors(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value:
-            load_factors().with_overrides(value)
-        return value
-
-    @field_validator("code_map")
-    @classmethod
-    def _codes(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value:
-            catalog = load_catalog()
-            unknown = sorted(code for code in value if not catalog.has(code))
-            if unknown:
-                raise ValueError(f"not codes of the shipped catalog: {', '.join(unknown)}")
-        return value
 
 
 class ConnectorUnreadable(Exception):

@@ -8,12 +8,15 @@ from typing import Any
 from eal.claims import intake
 from eal.claims.extraction import drying_rows
 from eal.claims.responses import (
+    AffectedOut,
     ClaimOut,
     DecisionOut,
+    DimensionsOut,
     DryingRowOut,
     Gps,
     PhotoOut,
     PhotoSummaryOut,
+    ReadingOut,
     RoomOut,
     ScopeItemOut,
 )
@@ -106,12 +109,14 @@ def claim_of(
         rooms.append(
             RoomOut(
                 name=room["name"],
-                dimensions=room.get("dimensions"),
+                dimensions=DimensionsOut.model_validate(room["dimensions"])
+                if room.get("dimensions")
+                else None,
                 floor_material=room.get("floor_material"),
                 wall_material=room.get("wall_material"),
                 walls_insulated=bool(room.get("walls_insulated")),
-                affected=room.get("affected") or {},
-                readings=list(room.get("readings") or []),
+                affected=AffectedOut.model_validate(room.get("affected") or {}),
+                readings=[ReadingOut.model_validate(r) for r in room.get("readings") or []],
                 photo_ids=list(room.get("photo_ids") or []),
                 floor_sf=facts.get("floor_sf"),
                 perimeter_lf=facts.get("perimeter_lf"),
@@ -128,7 +133,7 @@ def claim_of(
                 floor_material=None,
                 wall_material=None,
                 walls_insulated=False,
-                affected={},
+                affected=AffectedOut(),
                 readings=[],
                 photo_ids=[],
                 floor_sf=None,

@@ -7,7 +7,7 @@ in a body (`StrictBody`, `TimestampIn`), a query string or a path
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import unquote, unquote_to_bytes
 
@@ -76,6 +76,21 @@ TimestampIn = Annotated[
     ),
 ]
 """A timestamp a client sends (body or query): timezone required, years 1900-2999, in UTC."""
+
+
+def check_date(value: date) -> date:
+    """A calendar date a client sends: years 1900-2999."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(OUT_OF_RANGE)
+    return value
+
+
+DateIn = Annotated[
+    date,
+    AfterValidator(check_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": "^(19[0-9]{2}|2[0-9]{3})-"}),
+]
+"""A calendar date a client sends (YYYY-MM-DD), years 1900-2999."""
 
 
 def omittable(*, schema: dict[str, Any] | None = None, **kwargs: Any) -> Any:

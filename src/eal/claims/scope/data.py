@@ -20,6 +20,8 @@ from eal.claims.scope.model import DryingEntry, DryingRow
 
 #: Sea-level atmospheric pressure, psi: drying logs rarely record the altitude.
 SEA_LEVEL_PSI = 14.696
+#: What `dehumidifier.kind` may name.
+DEHUMIDIFIER_KINDS = ("lgr", "conventional", "desiccant")
 _PSYCHRO_LOCK = threading.Lock()
 _psychro_ready = False
 
@@ -34,6 +36,10 @@ class Factors:
     def version(self) -> str:
         """The factors file's version (stored with every run)."""
         return str(self._values["version"])
+
+    def values(self) -> dict[str, Any]:
+        """A copy of every value, nested as in the file."""
+        return copy.deepcopy(self._values)
 
     def get(self, path: str) -> Any:
         """The value at a dotted path ("air_movers.floor_sf_per_unit")."""
@@ -83,8 +89,8 @@ def _merge(target: dict[str, Any], overrides: Mapping[str, Any], prefix: str) ->
         elif isinstance(current, str):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{path}: must be a string")
-            if key == "kind" and value not in ("lgr", "conventional", "desiccant"):
-                raise ValueError(f"{path}: must be lgr, conventional or desiccant")
+            if key == "kind" and value not in DEHUMIDIFIER_KINDS:
+                raise ValueError(f"{path}: must be {', '.join(DEHUMIDIFIER_KINDS)}")
             target[key] = value
         elif isinstance(current, list):
             if not isinstance(value, list) or not all(

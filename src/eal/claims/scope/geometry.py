@@ -65,9 +65,7 @@ def orthogonal_area(walls: tuple[float, ...]) -> float | None:
             x, y = points[-1]
             points.append((x + dx, y))
             points.append((x + dx, y + dy))
-        area = 0.5 * abs(
-            sum(a[0] * b[1] - b[0] * a[1] for a, b in pairwise(points))
-        )
+        area = 0.5 * abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in pairwise(points)))
         if best is None or area > best:
             best = area
     return best

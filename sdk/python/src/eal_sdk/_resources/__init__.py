@@ -8,6 +8,7 @@ from __future__ import annotations
 from eal_sdk._core import AsyncAPI, SyncAPI
 from eal_sdk._resources.audit_log import AsyncAuditLogResource, AuditLogResource
 from eal_sdk._resources.calls import AsyncCallsResource, CallsResource
+from eal_sdk._resources.claims import AsyncClaimsResource, ClaimsResource
 from eal_sdk._resources.content import AsyncContentResource, ContentResource
 from eal_sdk._resources.health import AsyncHealthResource, HealthResource
 from eal_sdk._resources.invites import AsyncInvitesResource, InvitesResource
@@ -38,6 +39,7 @@ class SyncResources:
         self.prospects = ProspectsResource(api)
         self.content = ContentResource(api)
         self.reviews = ReviewsResource(api)
+        self.claims = ClaimsResource(api)
 
 
 class AsyncResources:
@@ -56,3 +58,4 @@ class AsyncResources:
         self.prospects = AsyncProspectsResource(api)
         self.content = AsyncContentResource(api)
         self.reviews = AsyncReviewsResource(api)
+        self.claims = AsyncClaimsResource(api)

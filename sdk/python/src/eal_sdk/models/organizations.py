@@ -57,11 +57,151 @@ class ChildOrganizationPage(Model):
     next_cursor: str | None
 
 
+class ClaimFactors(Model):
+    """Overrides of the shipped factors."""
+
+    air_movers: ClaimFactorsAirMovers | None = None
+    flood_cut: ClaimFactorsFloodCut | None = None
+    dehumidifier: ClaimFactorsDehumidifier | None = None
+    desiccant: ClaimFactorsDesiccant | None = None
+    air_scrubber: ClaimFactorsAirScrubber | None = None
+    equipment_days: ClaimFactorsEquipmentDays | None = None
+    category_3: ClaimFactorsCategory3 | None = None
+    content: ClaimFactorsContent | None = None
+    confidence: ClaimFactorsConfidence | None = None
+    photos: ClaimFactorsPhotos | None = None
+
+
+class ClaimFactorsAirMovers(Model):
+    """Overrides of the shipped factors in air_movers."""
+
+    per_wet_room: int | None = None
+    floor_sf_per_unit: float | None = None
+    wall_sf_per_unit: float | None = None
+    wall_above_in: float | None = None
+    per_inset_offset: int | None = None
+
+
+class ClaimFactorsAirScrubber(Model):
+    """Overrides of the shipped factors in air_scrubber."""
+
+    air_changes_per_hour: float | None = None
+    unit_cfm: float | None = None
+
+
+class ClaimFactorsCategory3(Model):
+    """Overrides of the shipped factors in category_3."""
+
+    technicians: int | None = None
+
+
+class ClaimFactorsConfidence(Model):
+    """Overrides of the shipped factors in confidence."""
+
+    measured: float | None = None
+    photo: float | None = None
+    inferred: float | None = None
+    needs_measurement_below: float | None = None
+
+
+class ClaimFactorsContent(Model):
+    """Overrides of the shipped factors in content."""
+
+    hours_per_100_sf: float | None = None
+    minimum_hours: float | None = None
+
+
+class ClaimFactorsDehumidifier(Model):
+    """Overrides of the shipped factors in dehumidifier."""
+
+    kind: Literal["lgr", "conventional", "desiccant"] | None = None
+    unit_pints_per_day: float | None = None
+    default_class: int | None = None
+    lgr: ClaimFactorsDehumidifierLgr | None = None
+    conventional: ClaimFactorsDehumidifierConventional | None = None
+
+
+class ClaimFactorsDehumidifierConventional(Model):
+    """Overrides of the shipped factors in dehumidifier.conventional."""
+
+    class_1: float | None = None
+    class_2: float | None = None
+    class_3: float | None = None
+
+
+class ClaimFactorsDehumidifierLgr(Model):
+    """Overrides of the shipped factors in dehumidifier.lgr."""
+
+    class_1: float | None = None
+    class_2: float | None = None
+    class_3: float | None = None
+    class_4: float | None = None
+
+
+class ClaimFactorsDesiccant(Model):
+    """Overrides of the shipped factors in desiccant."""
+
+    unit_cfm: float | None = None
+    class_1: float | None = None
+    class_2: float | None = None
+    class_3: float | None = None
+    class_4: float | None = None
+
+
+class ClaimFactorsEquipmentDays(Model):
+    """Overrides of the shipped factors in equipment_days."""
+
+    class_1: float | None = None
+    class_2: float | None = None
+    class_3: float | None = None
+    class_4: float | None = None
+    mold: float | None = None
+    fire: float | None = None
+
+
+class ClaimFactorsFloodCut(Model):
+    """Overrides of the shipped factors in flood_cut."""
+
+    heights_in: list[int] | None = None
+    margin_in: float | None = None
+    full_height_above_in: float | None = None
+
+
+class ClaimFactorsPhotos(Model):
+    """Overrides of the shipped factors in photos."""
+
+    notable_tags: list[str] | None = None
+    wet_floor_tags: list[str] | None = None
+    soot_tags: list[str] | None = None
+    mold_tags: list[str] | None = None
+
+
+class ClaimsSettingsIn(Model):
+    """`settings.claims`: the organization's S500 factors and price-list codes."""
+
+    factors: ClaimFactors | None = None
+    code_map: dict[str, str] | None = None
+
+
 class ClockHours(Model):
     """No marketing SMS between `start` and `end` (HH:MM) at the recipient, wrapping past midnight."""
 
     start: str
     end: str
+
+
+class CompanyCamSettingsCreate(Model):
+    """CompanyCam settings of a new organization: the token is required."""
+
+    api_key: str
+    base_url: str | None = None
+
+
+class CompanyCamSettingsIn(Model):
+    """A CompanyCam access token (stored encrypted, never shown) and the API's address."""
+
+    api_key: str | None = None
+    base_url: str | None = None
 
 
 class CrmSettingsCreate(Model):
@@ -169,6 +309,7 @@ class IntegrationsCreate(Model):
     callrail: CallRailSettingsIn | None = None
     wordpress: WordPressSettingsCreate | None = None
     google_business: GoogleBusinessSettingsCreate | None = None
+    companycam: CompanyCamSettingsCreate | None = None
 
 
 class IntegrationsIn(Model):
@@ -180,6 +321,7 @@ class IntegrationsIn(Model):
     callrail: CallRailSettingsIn | None = None
     wordpress: WordPressSettingsIn | None = None
     google_business: GoogleBusinessSettingsIn | None = None
+    companycam: CompanyCamSettingsIn | None = None
 
 
 class LeadScoringSettings(Model):
@@ -271,6 +413,7 @@ class SettingsCreate(Model):
     ai: AiSettingsIn | None = None
     profile: ProfileSettingsIn | None = None
     reviews: ReviewsSettingsIn | None = None
+    claims: ClaimsSettingsIn | None = None
 
 
 class SettingsIn(Model):
@@ -287,6 +430,7 @@ class SettingsIn(Model):
     ai: AiSettingsIn | None = None
     profile: ProfileSettingsIn | None = None
     reviews: ReviewsSettingsIn | None = None
+    claims: ClaimsSettingsIn | None = None
 
 
 class SmsSettings(Model):
