@@ -54,6 +54,14 @@ def _photo(seed: int) -> bytes:
     return out.getvalue()
 
 
+def _reencoded(data: bytes) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(out, "JPEG", quality=60)
+    return out.getvalue()
+
+
 def _rooms(count: int, start: datetime) -> list[dict[str, Any]]:
     rooms = []
     for index in range(count):
@@ -133,11 +141,19 @@ async def run(database_url: str, rooms: int, photos: int) -> dict[str, Any]:
                 "updated_at": start,
             },
         )
-    # Distinct pictures, then exact repeats and re-encodings among them.
-    pictures = [_photo(seed) for seed in range(1, photos // 10 + 1)]
+    # Distinct pictures, with one in twenty an exact repeat of an earlier one and one in
+    # twenty the same picture re-encoded (a near duplicate).
+    pictures: list[bytes] = []
+    for index in range(photos):
+        if index % 20 == 7 and pictures:
+            pictures.append(pictures[index // 2])
+        elif index % 20 == 13 and pictures:
+            pictures.append(_reencoded(pictures[index // 2]))
+        else:
+            pictures.append(_photo(index + 1))
     started = time.perf_counter()
     for index in range(photos):
-        data = pictures[index % len(pictures)]
+        data = pictures[index]
         facts = inspect_image(data)
         async with runtime.db.tenant_transaction(tenant.id) as conn:
             tx = Tx(conn, actor=actor, clock=runtime.clock)
