@@ -47,6 +47,12 @@ _EXPORT_BACKENDS = text(
     "SELECT pid, wait_event FROM pg_stat_activity WHERE datname = current_database() "
     "AND state = 'active' AND query LIKE 'COPY (SELECT platform_events.id%'"
 )
+# The export's backend whatever it is doing: copying, or (the COPY done before the
+# client read it all) idle in its transaction.
+_EXPORT_SESSIONS = text(
+    "SELECT pid, wait_event FROM pg_stat_activity WHERE datname = current_database() "
+    "AND state <> 'idle' AND query LIKE 'COPY (SELECT platform_events.id%'"
+)
 _BACKEND_ALIVE = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
 # Runtime-role connections left inside a transaction (an export not cleaned up).
 _LEFT_OPEN = text(
@@ -76,16 +82,18 @@ async def _left_open(db: Database) -> int:
         return int(await conn.scalar(_LEFT_OPEN) or 0)
 
 
-async def _export_backends(db: Database) -> list[Any]:
+async def _export_backends(db: Database, query: Any = _EXPORT_BACKENDS) -> list[Any]:
     async with db.system_transaction() as conn:
-        return list((await conn.execute(_EXPORT_BACKENDS)).all())
+        return list((await conn.execute(query)).all())
 
 
-async def _wait_for_backends(db: Database, wanted: Any, what: str) -> list[Any]:
+async def _wait_for_backends(
+    db: Database, wanted: Any, what: str, query: Any = _EXPORT_BACKENDS
+) -> list[Any]:
     """Poll pg_stat_activity until `wanted(backends)` holds (20 s at most)."""
     deadline = time.monotonic() + 20
     while True:
-        backends = await _export_backends(db)
+        backends = await _export_backends(db, query)
         if wanted(backends):
             return backends
         assert time.monotonic() < deadline, f"never saw {what}: {backends}"
@@ -415,7 +423,7 @@ async def test_an_abandoned_export_releases_its_database_connection(
                     assert response.status_code == 200
                     assert (await anext(response.aiter_raw())).startswith(HEADER_LINE)
                     copying = await _wait_for_backends(
-                        db, lambda found: len(found) == 1, "the COPY"
+                        db, lambda found: len(found) == 1, "the export", _EXPORT_SESSIONS
                     )
                 # The client hung up: the COPY stops and its connection is
                 # closed, not handed back to the pool.
