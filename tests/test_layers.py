@@ -6,7 +6,7 @@ The layers, lowest first (a module may import its own layer and the ones below):
 1. api/auth: the HTTP edge, keys and scopes, the job system, vendor clients
 2. events: recording, the catalog, delivery bodies
 3. domains: organizations, leads, weather, webhooks, audit, ...
-4. entry points: the app, the worker, the CLI, bootstrap, operator tasks
+4. entry points: the app, the console, the worker, the CLI, bootstrap, operator tasks
 
 TYPE_CHECKING imports count: they are dependencies of the design too.
 """
@@ -50,6 +50,7 @@ LAYERS: dict[str, int] = {
     "eal.storage": 0,
     "eal.places": 0,
     "eal.app": 4,
+    "eal.console": 4,
     "eal.worker": 4,
     "eal.cli": 4,
     "eal.bootstrap": 4,

@@ -81,7 +81,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    install_error_handlers(app)
+    from eal.console.web import PAGE_PREFIXES, STATIC_PREFIX, error_page
+
+    install_error_handlers(app, pages=(PAGE_PREFIXES, error_page))
     # Around every route: it sees every request (errors and 404s included) and times all of it.
     app.add_middleware(
         EdgeMiddleware, access_log=settings.access_log, metrics=settings.metrics_enabled
@@ -104,14 +106,18 @@ def create_app(
     app.include_router(index_router)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
-    from eal.claims.endpoints import files as claim_files
-    from eal.outreach.hooks import links
-
     # Unsubscribe and open-tracking links sit at the root: they go out in
     # mail, so they are short and carry no API version. So do the signed
-    # links of claims (uploads, thumbnails, summaries).
+    # links of claims (uploads, thumbnails, summaries) and the console's pages.
+    from eal.claims.endpoints import files as claim_files
+    from eal.console.pages import router as console
+    from eal.console.pages import static as console_static
+    from eal.outreach.hooks import links
+
     app.include_router(links)
     app.include_router(claim_files)
+    app.include_router(console)
+    app.mount(STATIC_PREFIX, console_static, name="console-static")
     return app
 
 

@@ -145,7 +145,7 @@ def _resources(http: httpx.Client, world: World) -> dict[str, str]:
         "webhook_id:delete": doomed,
         "delivery_id": deliveries[0]["id"],
         "entry_id": entry["id"],
-        "token": child["invite_url"].rsplit("/", 2)[-2],
+        "token": child["invite_url"].rsplit("/", 1)[-1],
     }
 
 

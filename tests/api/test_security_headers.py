@@ -17,7 +17,7 @@ WEBHOOK = {"url": "https://127.0.0.1:9/eal", "events": ["lead.created"]}  # neve
 
 
 def _token(invite_url: str) -> str:
-    return invite_url.rstrip("/").split("/")[-2]
+    return invite_url.rsplit("/", 1)[-1]
 
 
 async def test_nosniff_is_on_every_kind_of_response(client, factory):

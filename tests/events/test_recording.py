@@ -104,7 +104,7 @@ async def test_every_core_change_is_audited_once(client, factory, db):
         "/api/v1/organizations", json={"name": "Trail Child"}, headers=parent.headers
     )
     child_id = r.json()["id"]
-    token = r.json()["invite_url"].split("/")[-2]
+    token = r.json()["invite_url"].rsplit("/", 1)[-1]
     accepted = (await client.post(f"/api/v1/invites/{token}/accept")).json()
     child_headers = {"Authorization": f"Bearer {accepted['api_key']['key']}"}
     r = await client.patch(

@@ -156,7 +156,7 @@ async def test_stored_responses_do_not_hold_secrets_in_clear(client, factory, db
     headers = {**parent.headers, "Idempotency-Key": "secret-1"}
     r = await client.post(ORGS, json={"name": "Secret Child"}, headers=headers)
     assert r.status_code == 201, r.text
-    token = r.json()["invite_url"].split("/")[-2]
+    token = r.json()["invite_url"].rsplit("/", 1)[-1]
     async with db.system_transaction() as conn:
         stored = await conn.scalar(
             text("SELECT response_body FROM idempotency_keys WHERE api_key_id = :k"),

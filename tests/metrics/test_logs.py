@@ -134,7 +134,7 @@ async def _flows(
     parent = await factory.tenant("Log Parent Co")
     child = await client.post(ORGS, json={"name": "Log Child Co"}, headers=parent.headers)
     assert child.status_code == 201, child.text
-    token = child.json()["invite_url"].rstrip("/").split("/")[-2]
+    token = child.json()["invite_url"].rsplit("/", 1)[-1]
     accepted = await client.post(f"/api/v1/invites/{token}/accept")
     assert accepted.status_code == 201, accepted.text
     key = accepted.json()["api_key"]["key"]

@@ -12,7 +12,7 @@ ORGS = "/api/v1/organizations"
 
 
 def _token(invite_url: str) -> str:
-    return invite_url.rstrip("/").split("/")[-2]
+    return invite_url.rsplit("/", 1)[-1]
 
 
 async def _create_child(client, parent, **extra):

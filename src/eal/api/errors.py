@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -103,16 +104,31 @@ def unexpected_error(exc: BaseException) -> AppError:
     return InternalError("An unexpected error occurred. It has been logged.")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the envelope renderers on the app."""
+PageRenderer = Callable[[Request, AppError], Response]
+"""Renders an error as a web page (the console's paths)."""
+
+
+def install_error_handlers(
+    app: FastAPI, *, pages: tuple[tuple[str, ...], PageRenderer] | None = None
+) -> None:
+    """Register the envelope renderers on the app.
+
+    `pages` names path prefixes whose errors are rendered as pages instead, and
+    the renderer; the status and headers stay those of the envelope.
+    """
+
+    def render(request: Request, error: AppError) -> Response:
+        if pages is not None and request.url.path.startswith(pages[0]):
+            return pages[1](request, error)
+        return error_response(error)
 
     async def on_app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)
-        return error_response(exc)
+        return render(request, exc)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(validation_error(exc))
+        return render(request, validation_error(exc))
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -132,7 +148,7 @@ def install_error_handlers(app: FastAPI) -> None:
         error = cls(message, headers=headers)
         if exc.status_code not in _STATUS_ERRORS:
             error.status_code = exc.status_code
-        return error_response(error)
+        return render(request, error)
 
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -86,7 +86,11 @@ async def authenticate(request: Request) -> AuthContext | None:
 
     Without a key the client address's bucket is charged and None returned.
     """
-    token = _bearer(request)
+    return await authenticate_key(request, _bearer(request))
+
+
+async def authenticate_key(request: Request, token: str | None) -> AuthContext | None:
+    """Like `authenticate`, for a key given otherwise (the console's sign-in form)."""
     if token is None:
         await limit_anonymous(request)
         return None

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from eal import __version__
-from eal.cli import audit, calls, jobs, keys, orgs, secrets, serve
+from eal.cli import audit, calls, jobs, keys, orgs, secrets, serve, users
 
 # Tracebacks never print local variables: they hold database URLs and API keys.
 # Without a command, `eal` and each group print their help and exit 0: asking
@@ -83,6 +83,7 @@ for _name, _group in (
     ("secrets", secrets.app),
     ("jobs", jobs.app),
     ("calls", calls.app),
+    ("users", users.app),
 ):
     app.add_typer(
         _group,

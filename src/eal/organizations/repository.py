@@ -248,6 +248,18 @@ async def open_invite(conn: AsyncConnection, token_hash: bytes) -> Row[Any] | No
     return (await conn.execute(_OPEN_INVITE, {"hash": token_hash})).first()
 
 
+async def invite_details(conn: AsyncConnection, invite_id: uuid.UUID) -> tuple[str, str | None]:
+    """The invited organization's name and the invite's admin email (under its tenant)."""
+    row = (
+        await conn.execute(
+            sa.select(organizations.c.name, org_invites.c.primary_admin_email)
+            .join(organizations, organizations.c.id == org_invites.c.organization_id)
+            .where(org_invites.c.id == invite_id)
+        )
+    ).one()
+    return str(row.name), row.primary_admin_email
+
+
 async def claim_invite(conn: AsyncConnection, invite_id: uuid.UUID, now: datetime) -> bool:
     """Mark an unexpired, unaccepted invite accepted; False when it no longer can be."""
     claimed = (

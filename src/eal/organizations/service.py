@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from eal import events
@@ -178,7 +179,7 @@ async def create_child(
     )
     return OrganizationCreated(
         **org.model_dump(),
-        invite_url=f"{public_url.rstrip('/')}/api/v1/invites/{token}/accept",
+        invite_url=f"{public_url.rstrip('/')}/invite/{token}",
         invite_expires_at=expires_at,
     )
 
@@ -287,6 +288,33 @@ async def create_grant(tx: Tx, organization_id: uuid.UUID, body: GrantCreate) ->
         scopes=scopes,
         created_at=row.created_at,
         expires_at=row.expires_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InviteView:
+    """What an invite's page shows before it is accepted."""
+
+    organization_name: str
+    primary_admin_email: str | None
+    expires_at: datetime
+    accepted: bool
+    expired: bool
+
+
+async def view_invite(tx: Tx, token: str) -> InviteView:
+    """An invite as its page shows it (404 for an unknown token); accepts nothing."""
+    invite = await repository.open_invite(tx.conn, _hash_token(token))
+    if invite is None:
+        raise NotFound("This invite does not exist.")
+    tx.tenant = invite.organization_id
+    name, email = await repository.invite_details(tx.conn, invite.invite_id)
+    return InviteView(
+        organization_name=name,
+        primary_admin_email=email,
+        expires_at=invite.expires_at,
+        accepted=invite.accepted_at is not None,
+        expired=invite.expires_at <= tx.clock.now(),
     )
 
 

@@ -1,0 +1,202 @@
+"""The console in a real browser: headless Chromium driven by Playwright, over real HTTP.
+
+Each page is checked with axe-core (vendored in tests/console/assets) for serious or
+critical violations, and photographed at 1280 and 390 px wide into tests/artifacts/
+(git-ignored) for review. Without a Chromium on the machine these tests skip, except
+under EAL_REQUIRE_BROWSER=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eal.app import create_app
+from eal.config import Settings
+from eal.db.engine import Database
+from tests.cli.servers import threaded_server
+from tests.console.support import add_user
+from tests.factories import Factory
+
+HERE = Path(__file__).resolve().parent
+AXE = HERE / "assets" / "axe-4.14.1.min.js"
+ARTIFACTS = HERE.parents[1] / "tests" / "artifacts" / "console"
+WIDTHS = (1280, 390)
+CHROMIUM = next(
+    (
+        p
+        for p in (os.environ.get("EAL_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium")
+        if p and Path(p).exists()
+    ),
+    None,
+)
+# The flags a root, offline machine needs (no sandbox as root, no background calls home).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if CHROMIUM is None and os.environ.get("EAL_REQUIRE_BROWSER") != "1":
+    pytest.skip("no Chromium on this machine (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    """The app over real HTTP; links it hands out name this server."""
+    with threaded_server(create_app(settings)) as base:
+        yield base
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    assert CHROMIUM is not None, "EAL_REQUIRE_BROWSER=1 but no Chromium (apt-get install chromium)"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def _context(browser: Any, width: int = 1280) -> Any:
+    # bypass_csp lets the test inject axe-core; the pages themselves run under their CSP.
+    return await browser.new_context(
+        viewport={"width": width, "height": 900}, bypass_csp=True, java_script_enabled=True
+    )
+
+
+async def _axe(page: Any) -> list[dict[str, Any]]:
+    """The serious and critical axe-core violations of the page as shown."""
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+async def _check_page(browser: Any, page: Any, name: str) -> None:
+    """axe-core on the page, then a screenshot of it at each width."""
+    assert await _axe(page) == [], name
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    url = page.url
+    cookies = await page.context.cookies()
+    for width in WIDTHS:
+        context = await _context(browser, width)
+        await context.add_cookies(cookies)
+        shot = await context.new_page()
+        await shot.goto(url)
+        await shot.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        # Nothing wider than the screen: usable on a phone without sideways scrolling.
+        overflow = await shot.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (name, width, overflow)
+        await context.close()
+
+
+async def test_sign_in_by_link_with_the_keyboard(
+    browser: Any, server: str, factory: Factory, db: Database
+) -> None:
+    tenant = await factory.tenant("Browser Sign-in Co")
+    link = await add_user(db, tenant.id, "pm@example.com", "manager")
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}/console")
+    assert page.url.endswith("/console/login")
+    await _check_page(browser, page, "login")
+
+    await page.goto(f"{server}{link}")
+    await _check_page(browser, page, "sign-in")
+    # Keyboard only: the skip link first, then through to the button.
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+    await page.get_by_role("button", name="Sign in").focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{server}/console")
+    assert await page.get_by_role("heading", level=1).text_content() == "Today"
+    assert "pm@example.com" in await page.locator("header").inner_text()
+    await _check_page(browser, page, "today")
+    cookie = next(c for c in await context.cookies() if c["name"] == "eal_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    # Script on the page cannot read the session.
+    assert "eal_console" not in await page.evaluate("() => document.cookie")
+
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"{server}/console/login")
+    await page.goto(f"{server}/console")
+    assert page.url.endswith("/console/login")
+    await context.close()
+
+
+async def test_a_forged_form_is_refused_with_a_page(
+    browser: Any, server: str, factory: Factory, db: Database
+) -> None:
+    tenant = await factory.tenant("Browser CSRF Co")
+    link = await add_user(db, tenant.id, "owner@example.com", "owner")
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}{link}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{server}/console")
+    # The sign-out form with its CSRF token replaced, as a forged request would carry.
+    await page.evaluate(
+        "() => { document.querySelector('input[name=csrf_token]').value = 'forged'; }"
+    )
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Sign out").click()
+    assert await page.get_by_role("heading", level=1).text_content() == "Not allowed"
+    assert "did not come from this console" in await page.locator("main").inner_text()
+    await _check_page(browser, page, "error-403")
+    # Still signed in: the forged request changed nothing.
+    await page.goto(f"{server}/console")
+    assert await page.get_by_role("heading", level=1).text_content() == "Today"
+    await context.close()
+
+
+async def test_accepting_an_invite(browser: Any, server: str, factory: Factory) -> None:
+    import httpx
+
+    parent = await factory.tenant("Browser Invite Network")
+    async with httpx.AsyncClient(base_url=server) as api:
+        created = await api.post(
+            "/api/v1/organizations",
+            json={"name": "Alpharetta Location", "primary_admin_email": "owner@alpharetta.example"},
+            headers=parent.headers,
+        )
+    assert created.status_code == 201, created.text
+    path = created.json()["invite_url"].removeprefix("http://testserver")
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}{path}")
+    assert "Join Alpharetta Location" in await page.get_by_role("heading", level=1).text_content()
+    await _check_page(browser, page, "invite")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Accept the invitation").click()
+    key = await page.locator("#api-key").text_content()
+    assert key and key.startswith("eal_live_")
+    assert "/console/sign-in/csl_" in (await page.locator("#sign-in-link").text_content() or "")
+    assert await _axe(page) == []
+    await page.get_by_role("link", name="Open the console").click()
+    await page.wait_for_url(f"{server}/console")
+    assert "owner@alpharetta.example" in await page.locator("header").inner_text()
+    # The key shown works against the API.
+    async with httpx.AsyncClient(base_url=server) as api:
+        me = await api.get("/api/v1/organizations/me", headers={"Authorization": f"Bearer {key}"})
+    assert me.json()["name"] == "Alpharetta Location"
+    await context.close()
