@@ -110,8 +110,8 @@ def create_app(
     # mail, so they are short and carry no API version. So do the signed
     # links of claims (uploads, thumbnails, summaries) and the console's pages.
     from eal.claims.endpoints import files as claim_files
-    from eal.console.pages import router as console
-    from eal.console.pages import static as console_static
+    from eal.console.routes import router as console
+    from eal.console.routes import static as console_static
     from eal.outreach.hooks import links
 
     app.include_router(links)

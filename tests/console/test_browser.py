@@ -200,3 +200,133 @@ async def test_accepting_an_invite(browser: Any, server: str, factory: Factory) 
         me = await api.get("/api/v1/organizations/me", headers={"Authorization": f"Bearer {key}"})
     assert me.json()["name"] == "Alpharetta Location"
     await context.close()
+
+
+async def test_approving_a_claim_line_with_the_keyboard(
+    browser: Any, server: str, factory: Factory, db: Database, runtime: Any
+) -> None:
+    import httpx
+
+    from tests.console.test_claims_pages import ready_claim
+
+    tenant = await factory.tenant("Browser Claims Co")
+    async with httpx.AsyncClient(base_url=server) as api:
+        claim = await ready_claim(api, runtime, tenant)
+    link = await add_user(db, tenant.id, "pm@claims.example", "staff")
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}{link}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{server}/console")
+    await page.get_by_role("link", name="Claims").click()
+    await page.wait_for_url(f"{server}/console/claims")
+    await _check_page(browser, page, "claims")
+    await page.get_by_role("link", name="jn_console").click()
+    await page.wait_for_url(f"{server}/console/claims/{claim['id']}")
+    await _check_page(browser, page, "claim")
+    assert await page.locator("#claim-status").text_content() == "Ready for review"
+    approve = page.get_by_role("button", name="Approve WTR EXTRT in Basement")
+    await approve.focus()
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    line = page.locator("li.line.decided-approve")
+    assert await line.count() == 1
+    assert "WTR EXTRT" in await line.inner_text()
+    assert await page.locator("#claim-status").text_content() == "Partly reviewed"
+
+
+async def test_correcting_a_call(browser: Any, server: str, factory: Factory, db: Database) -> None:
+    import httpx
+
+    from tests.console.test_calls_pages import make_call
+
+    tenant = await factory.tenant("Browser Calls Co")
+    async with httpx.AsyncClient(base_url=server) as api:
+        call = await make_call(api, tenant)
+    link = await add_user(db, tenant.id, "office@calls.example", "staff")
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}{link}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{server}/console")
+    await page.get_by_role("link", name="Calls").click()
+    await page.wait_for_url(f"{server}/console/calls")
+    await _check_page(browser, page, "calls")
+    await page.locator(f'a[href="/console/calls/{call["id"]}"]').click()
+    await page.wait_for_url(f"{server}/console/calls/{call['id']}")
+    await _check_page(browser, page, "call")
+    await page.get_by_label("What the call was about").select_option("mold")
+    await page.get_by_label("Urgency").select_option("medium")
+    await page.get_by_label("Yes").check()
+    await page.get_by_label("Note (optional)").fill("Mold behind the vanity")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Save the correction").click()
+    assert "corrected by a person" in await page.locator("#classification").inner_text()
+    assert "Mold" in await page.locator("#classification").inner_text()
+
+
+async def test_moving_a_lead_with_the_keyboard_and_by_dragging(
+    browser: Any, server: str, factory: Factory, db: Database
+) -> None:
+    import httpx
+
+    from tests.console.test_leads_pages import make_lead
+
+    tenant = await factory.tenant("Browser Leads Co")
+    async with httpx.AsyncClient(base_url=server) as api:
+        lead = await make_lead(api, tenant)
+    link = await add_user(db, tenant.id, "manager@leads.example", "manager")
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}{link}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{server}/console")
+    await page.get_by_role("link", name="Leads").click()
+    await page.wait_for_url(f"{server}/console/leads")
+    await _check_page(browser, page, "leads")
+    card = page.locator(f"#lead-{lead['id']}")
+    await card.get_by_label("Move Dana Reed to").select_option("contacted")
+    async with page.expect_navigation():
+        await card.get_by_role("button", name="Move to").press("Enter")
+    column = page.locator('[data-stage="contacted"]')
+    assert "Dana Reed" in await column.inner_text()
+    # Dragging the card to the Won column sends the same move.
+    async with page.expect_navigation():
+        await page.locator(f"#lead-{lead['id']}").drag_to(page.locator('[data-stage="won"]'))
+    assert "Dana Reed" in await page.locator('[data-stage="won"]').inner_text()
+    await page.get_by_role("link", name="Dana Reed").click()
+    await _check_page(browser, page, "lead")
+    assert await page.locator("#lead-stage").text_content() == "Won"
+
+
+async def test_approving_a_review_reply(
+    browser: Any, server: str, factory: Factory, db: Database
+) -> None:
+    import httpx
+
+    from tests.console.test_content_pages import negative_reply
+
+    tenant = await factory.tenant("Browser Content Co")
+    async with httpx.AsyncClient(base_url=server) as api:
+        reply = await negative_reply(api, tenant)
+    link = await add_user(db, tenant.id, "owner@content.example", "owner")
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}{link}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{server}/console")
+    await _check_page(browser, page, "today-waiting")
+    await page.get_by_role("link", name="Content", exact=True).click()
+    await page.wait_for_url(f"{server}/console/content")
+    await _check_page(browser, page, "content")
+    await page.get_by_role("link", name="Review replies waiting for the owner").click()
+    await page.locator(f'a[href="/console/content/{reply["id"]}"]').click()
+    await page.wait_for_url(f"{server}/console/content/{reply['id']}")
+    await _check_page(browser, page, "content-item")
+    await page.get_by_label("Reply").fill("Sam, we are sorry. Our manager will call you today.")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Save").click()
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Approve the reply").click()
+    assert await page.locator("#content-status").text_content() == "Draft"
+    assert "may be published now" in await page.locator("main").inner_text()

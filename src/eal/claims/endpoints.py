@@ -54,7 +54,8 @@ router = api_router(tags=["claims"])
 files = api_router(tags=["claims-links"], accepts_files=True, include_in_schema=False)
 
 
-async def _claim_out(tx: Tx, runtime: Runtime, claim_id: str) -> ClaimOut:
+async def claim_out(tx: Tx, runtime: Runtime, claim_id: str) -> ClaimOut:
+    """A claim as GET /claims/{id} shows it (the console reads it the same way)."""
     row = await service.claim_row(tx, service.claim_id_of(claim_id))
     return await _render(tx, runtime, row)
 
@@ -101,7 +102,7 @@ async def get_claim(
     claim_id: ClaimIdParam, auth: ClaimsRead, tx: TxDep, runtime: RuntimeDep
 ) -> Response:
     """The claim: rooms with their scope lines, photos, drying log, summary links."""
-    return model_response(await _claim_out(tx, runtime, claim_id))
+    return model_response(await claim_out(tx, runtime, claim_id))
 
 
 @router.put("/claims/{claim_id}/rooms", response_model=ClaimOut)

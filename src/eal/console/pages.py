@@ -9,7 +9,6 @@ from __future__ import annotations
 import structlog
 from email_validator import EmailNotValidError, validate_email
 from fastapi import Request
-from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from eal.api.deps import runtime_of
@@ -20,7 +19,7 @@ from eal.console import service, today
 from eal.console.mail import send_sign_in_link
 from eal.console.roles import Role
 from eal.console.web import (
-    HERE,
+    LOGIN,
     bind_session,
     check_csrf,
     check_form_token,
@@ -40,9 +39,6 @@ from eal.organizations import service as organizations
 log = structlog.get_logger(__name__)
 
 router = api_router(accepts_form=True, include_in_schema=False)
-#: The console's vendored scripts and styles, mounted at web.STATIC_PREFIX.
-static = StaticFiles(directory=HERE / "static")
-LOGIN = "/console/login"
 
 
 def _link_url(request: Request, token: str) -> str:
@@ -120,7 +116,7 @@ async def key_login(request: Request) -> Response:
         )
     tx: Tx = request.state.tx
     cookie, session = await service.open_session(
-        tx, auth.organization_id, Role.OWNER, api_key_id=auth.key_id
+        tx, auth.organization_id, Role.OWNER, api_key_id=auth.key_id, environment=auth.environment
     )
     bind_session(request, session)
     log.info("console_signed_in", by="api_key", session_id=str(session.id))

@@ -23,6 +23,7 @@ from eal.console.models import console_links, console_sessions, console_users
 from eal.console.roles import Role
 from eal.db.tx import Tx
 from eal.errors import Conflict, NotFound
+from eal.kit.identity import Environment
 
 #: A session left alone this long is over.
 SESSION_IDLE = timedelta(hours=12)
@@ -35,7 +36,8 @@ LINK_PREFIX = "csl_"
 SESSION_PREFIX = "css_"
 
 _SESSION = sa.text(
-    "SELECT session_id, organization_id, user_id, api_key_id, role, csrf_token, email "
+    "SELECT session_id, organization_id, user_id, api_key_id, role, csrf_token, email, "
+    "environment "
     "FROM eal_console_session(:hash, :now, :idle)"
 )
 _LINK_TENANT = sa.text("SELECT eal_console_link_tenant(:hash)")
@@ -58,6 +60,8 @@ class Session:
     role: Role
     csrf_token: str
     email: str | None
+    environment: Environment = Environment.LIVE
+    """A session opened with a test key acts like it: side effects are simulated."""
 
     @property
     def who(self) -> str:
@@ -197,6 +201,7 @@ async def open_session(
     user_id: uuid.UUID | None = None,
     api_key_id: uuid.UUID | None = None,
     email: str | None = None,
+    environment: Environment = Environment.LIVE,
 ) -> tuple[str, Session]:
     """A new session (for a user, or for an API key); the cookie value and the session."""
     cookie = SESSION_PREFIX + secrets.token_urlsafe(32)
@@ -216,7 +221,9 @@ async def open_session(
             last_seen_at=now,
         )
     )
-    return cookie, Session(session_id, organization_id, user_id, api_key_id, role, csrf, email)
+    return cookie, Session(
+        session_id, organization_id, user_id, api_key_id, role, csrf, email, environment
+    )
 
 
 async def session_of(tx: Tx, cookie: str) -> Session | None:
@@ -237,6 +244,7 @@ async def session_of(tx: Tx, cookie: str) -> Session | None:
         Role(row.role),
         row.csrf_token,
         row.email,
+        Environment(row.environment),
     )
 
 

@@ -34,6 +34,7 @@ from eal.logging import bind_organization
 
 HERE = Path(__file__).resolve().parent
 STATIC_PREFIX = "/console/static"
+LOGIN = "/console/login"
 SESSION_COOKIE = "eal_console"
 FORM_COOKIE = "eal_console_form"
 CSRF_FIELD = "csrf_token"
@@ -142,6 +143,7 @@ def _bind(tx: Tx, request: Request, session: service.Session) -> None:
             source=Source.API,
             correlation_id=request.state.request_id,
             key_id=session.api_key_id,
+            environment=session.environment,
         ),
         config_revision=None,
     )

@@ -72,7 +72,7 @@ GRANT SELECT, INSERT, UPDATE ON console_sessions TO eal_app;
 -- the transaction's tenant and notes the activity (at most once a minute).
 CREATE FUNCTION eal_console_session(p_hash bytea, p_now timestamptz, p_idle interval)
 RETURNS TABLE (session_id uuid, organization_id uuid, user_id uuid, api_key_id uuid,
-               role text, csrf_token text, email text)
+               role text, csrf_token text, email text, environment text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   s console_sessions%ROWTYPE;
@@ -95,8 +95,10 @@ BEGIN
       WHERE c.id = (SELECT d.id FROM console_sessions d WHERE d.id = s.id
                     FOR UPDATE SKIP LOCKED);
   END IF;
+  -- A session opened with a test key acts as that key does: never for real.
   RETURN QUERY SELECT s.id, s.organization_id, s.user_id, s.api_key_id, s.role, s.csrf_token,
-    (SELECT u.email FROM console_users u WHERE u.id = s.user_id);
+    (SELECT u.email FROM console_users u WHERE u.id = s.user_id),
+    COALESCE((SELECT k.environment FROM api_keys k WHERE k.id = s.api_key_id), 'live');
 END $$;
 REVOKE ALL ON FUNCTION eal_console_session(bytea, timestamptz, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eal_console_session(bytea, timestamptz, interval) TO eal_app;
