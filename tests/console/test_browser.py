@@ -106,7 +106,13 @@ async def _check_page(browser: Any, page: Any, name: str) -> None:
         overflow = await shot.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
-        assert overflow <= 0, (name, width, overflow)
+        wide = await shot.evaluate(
+            "(w) => [...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > w + 1)"
+            ".slice(0, 5).map(e => e.tagName + '.' + e.className)",
+            width,
+        )
+        assert overflow <= 0, (name, width, overflow, wide)
         await context.close()
 
 
@@ -330,3 +336,53 @@ async def test_approving_a_review_reply(
         await page.get_by_role("button", name="Approve the reply").click()
     assert await page.locator("#content-status").text_content() == "Draft"
     assert "may be published now" in await page.locator("main").inner_text()
+
+
+async def test_outreach_settings_and_audit_pages_are_accessible(
+    browser: Any, server: str, factory: Factory, db: Database
+) -> None:
+    import httpx
+
+    tenant = await factory.tenant("Browser Owner Co", environment="test")
+    async with httpx.AsyncClient(base_url=server, headers=tenant.headers) as api:
+        lead = (await api.post("/api/v1/leads", json={"email": "lee@example.com"})).json()
+        sequence = (
+            await api.post(
+                "/api/v1/outreach/sequences",
+                json={
+                    "name": "Follow-up",
+                    "channel": "email",
+                    "steps": [{"delay": "1d", "subject": "Hello", "body": "Hi"}],
+                },
+            )
+        ).json()
+        await api.post(
+            f"/api/v1/outreach/sequences/{sequence['id']}/enrollments",
+            json={"lead_ids": [lead["id"]]},
+        )
+        await api.post(
+            "/api/v1/outreach/suppressions", json={"channel": "email", "address": "x@example.com"}
+        )
+        hook = (
+            await api.post(
+                "/api/v1/webhooks",
+                json={"url": "https://127.0.0.1:9/eal", "events": ["lead.created"]},
+            )
+        ).json()
+        await api.post("/api/v1/leads", json={"email": "second@example.com"})
+    link = await add_user(db, tenant.id, "owner@owner.example", "owner")
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}{link}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{server}/console")
+    for path, name in (
+        ("/console/outreach", "outreach"),
+        (f"/console/outreach/sequences/{sequence['id']}", "sequence"),
+        ("/console/settings", "settings"),
+        (f"/console/settings/webhooks/{hook['id']}", "webhook"),
+        ("/console/audit-log", "audit-log"),
+    ):
+        response = await page.goto(f"{server}{path}")
+        assert response is not None and response.status == 200, path
+        await _check_page(browser, page, name)

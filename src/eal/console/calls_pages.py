@@ -7,7 +7,6 @@ correct a call's classification; every role may read.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
 from typing import Any, get_args
 
 from fastapi import Request
@@ -20,8 +19,8 @@ from eal.api.paging import page_query
 from eal.api.routing import api_router
 from eal.calls import service as calls
 from eal.calls.schemas import CallOut, CallPatch, ClassificationFilter, DispatchAction
-from eal.console.web import LOGIN, check_csrf, current_session, form, page, redirect
-from eal.errors import InvalidRequest, ValidationFailed
+from eal.console.web import LOGIN, check_csrf, current_session, day_range, form, page, redirect
+from eal.errors import ValidationFailed
 
 router = api_router(accepts_form=True, include_in_schema=False)
 
@@ -41,19 +40,6 @@ ACTION_LABELS = {
     DispatchAction.CALLBACK_QUEUE: "Callback queue",
     DispatchAction.IGNORE: "Ignored",
 }
-
-
-def _day(value: str | None, name: str) -> datetime | None:
-    """A date field (YYYY-MM-DD) as the start of that day, UTC; 400 naming it when wrong."""
-    if not value:
-        return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidRequest(f"{name}: give a date as YYYY-MM-DD.") from exc
-    if not 1900 <= day.year <= 2999:
-        raise InvalidRequest(f"{name}: give a date between 1900 and 2999.")
-    return day
 
 
 @router.get("/console/calls")
@@ -79,11 +65,7 @@ async def calls_page(
         "start": start or None,
         "end": end or None,
     }
-    start_at = _day(start, "From")
-    end_day = _day(end, "To")
-    end_at = datetime.combine(end_day.date(), time.max, UTC) if end_day else None
-    if start_at and end_at and start_at > end_at:
-        raise InvalidRequest("From must not be after To.")
+    start_at, end_at = day_range(start, end)
     listed = await calls.list_calls(
         request.state.tx,
         await page_query(cursor=cursor or None),

@@ -115,6 +115,32 @@ async def create_user(tx: Tx, email: str, role: Role) -> User:
     return _user(row)
 
 
+async def list_users(tx: Tx) -> list[tuple[User, bool]]:
+    """The tenant's console users, with whether each is disabled, by email."""
+    rows = await tx.conn.execute(
+        sa.select(console_users)
+        .where(console_users.c.organization_id == tx.actor.organization_id)
+        .order_by(console_users.c.email)
+    )
+    return [(_user(row), row.disabled_at is not None) for row in rows]
+
+
+async def disable_user(tx: Tx, user_id: uuid.UUID) -> None:
+    """Stop a user from signing in; their sessions end with their next request."""
+    done = await tx.conn.execute(
+        sa.update(console_users)
+        .where(
+            console_users.c.id == user_id,
+            console_users.c.organization_id == tx.actor.organization_id,
+            console_users.c.disabled_at.is_(None),
+        )
+        .values(disabled_at=tx.now())
+        .returning(console_users.c.id)
+    )
+    if done.first() is None:
+        raise NotFound("No such active console user.")
+
+
 async def find_user(tx: Tx, email: str) -> User | None:
     """The tenant's enabled user with this address."""
     row = (

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import UTC, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from eal.auth.scopes import Scope
 from eal.console import service
 from eal.console.roles import Role, role_allows
 from eal.db.tx import Tx
-from eal.errors import AppError, Forbidden
+from eal.errors import AppError, Forbidden, InvalidRequest
 from eal.kit.identity import Actor, Source
 from eal.logging import bind_organization
 
@@ -218,6 +219,29 @@ def error_page(request: Request, error: AppError) -> Response:
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
+
+
+def _day(value: str | None, name: str) -> datetime | None:
+    """A date field (YYYY-MM-DD) as the start of that day, UTC; 400 naming it when wrong."""
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name}: give a date as YYYY-MM-DD.") from exc
+    if not 1900 <= day.year <= 2999:
+        raise InvalidRequest(f"{name}: give a date between 1900 and 2999.")
+    return day
+
+
+def day_range(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """A From/To pair of date fields as the first and last instant they cover (UTC)."""
+    start_at = _day(start, "From")
+    end_day = _day(end, "To")
+    end_at = datetime.combine(end_day.date(), time.max, UTC) if end_day else None
+    if start_at and end_at and start_at > end_at:
+        raise InvalidRequest("From must not be after To.")
+    return start_at, end_at
 
 
 def role_label(role: Role) -> str:
