@@ -380,6 +380,7 @@ async def test_outreach_settings_and_audit_pages_are_accessible(
         ("/console/outreach", "outreach"),
         (f"/console/outreach/sequences/{sequence['id']}", "sequence"),
         ("/console/settings", "settings"),
+        ("/console/settings/organization", "organization-settings"),
         (f"/console/settings/webhooks/{hook['id']}", "webhook"),
         ("/console/audit-log", "audit-log"),
     ):

@@ -11,6 +11,7 @@ from eal.console import (
     claims_pages,
     content_pages,
     leads_pages,
+    org_settings,
     outreach_pages,
     pages,
     settings_pages,
@@ -26,6 +27,7 @@ router.include_router(content_pages.router)
 router.include_router(outreach_pages.router)
 router.include_router(audit_pages.router)
 router.include_router(settings_pages.router)
+router.include_router(org_settings.router)
 
 #: The console's vendored scripts and styles, mounted at `web.STATIC_PREFIX`.
 static = StaticFiles(directory=HERE / "static")
