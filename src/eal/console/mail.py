@@ -26,18 +26,26 @@ log = structlog.get_logger(__name__)
 SMTP_TIMEOUT_SECONDS = 20.0
 
 
-def _message(sender: str, to: str, organization: str, url: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = format_mailbox(None, to)
-    message["Subject"] = f"Sign in to the {organization} console"
-    message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].rstrip(">"))
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(
+def message(sender: str, to: str, subject: str, text: str) -> EmailMessage:
+    """A plain-text service email (Message-ID, Auto-Submitted) from the organization."""
+    built = EmailMessage()
+    built["From"] = sender
+    built["To"] = format_mailbox(None, to)
+    built["Subject"] = subject
+    built["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].rstrip(">"))
+    built["Auto-Submitted"] = "auto-generated"
+    built.set_content(text)
+    return built
+
+
+def _sign_in_message(sender: str, to: str, organization: str, url: str) -> EmailMessage:
+    return message(
+        sender,
+        to,
+        f"Sign in to the {organization} console",
         f"Open this link to sign in to the {organization} console:\n\n{url}\n\n"
-        "It works once, within 30 minutes. If you did not ask to sign in, ignore this email."
+        "It works once, within 30 minutes. If you did not ask to sign in, ignore this email.",
     )
-    return message
 
 
 async def send_sign_in_link(
@@ -64,7 +72,7 @@ async def send_sign_in_link(
     try:
         await send_email(
             config,
-            _message(sender_header(config), email, name, url),
+            _sign_in_message(sender_header(config), email, name, url),
             runtime.outbound,
             timeout=SMTP_TIMEOUT_SECONDS,
         )

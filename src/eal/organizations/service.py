@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from eal import events
+from eal import events, jobs
 from eal.apikeys import service as keys_service
 from eal.auth.scopes import Scope
 from eal.db.tx import Tx
@@ -177,11 +177,40 @@ async def create_child(
             "invite_expires_at": expires_at.isoformat(),
         },
     )
+    invite_url = f"{public_url.rstrip('/')}/invite/{token}"
+    if body.primary_admin_email and await _parent_sends_email(tx, parent_id):
+        # The link is a credential: the queued job holds it encrypted.
+        await jobs.defer(
+            tx,
+            INVITE_EMAIL_TASK,
+            InviteEmail(
+                email=body.primary_admin_email,
+                organization_name=org.name,
+                url_encrypted=box.encrypt(invite_url),
+            ),
+        )
     return OrganizationCreated(
         **org.model_dump(),
-        invite_url=f"{public_url.rstrip('/')}/invite/{token}",
+        invite_url=invite_url,
         invite_expires_at=expires_at,
     )
+
+
+#: The job that emails a new location's invite to its primary_admin_email.
+INVITE_EMAIL_TASK = "console.invite_email"
+
+
+class InviteEmail(jobs.NoPayload):
+    """Who gets the invite of which organization, and the link (encrypted)."""
+
+    email: str
+    organization_name: str
+    url_encrypted: str
+
+
+async def _parent_sends_email(tx: Tx, parent_id: uuid.UUID) -> bool:
+    settings = await repository.settings_of(tx.conn, parent_id)
+    return isinstance((settings.get("integrations") or {}).get("email"), dict)
 
 
 async def list_children(tx: Tx, page: PageQuery) -> Page[ChildOrganizationOut]:
