@@ -95,3 +95,31 @@ async def test_unknown_stage_and_lead_are_refused_as_pages(
         assert bad.status_code == 404
     api = await client.get(f"/api/v1/leads/{lead['id']}", headers=other.headers)
     assert api.json()["pipeline_stage"] == "new"
+
+
+async def test_search_finds_leads_by_name_company_email_or_phone(
+    app: Any, client: httpx.AsyncClient, factory: Factory, db: Database
+) -> None:
+    tenant = await factory.tenant("Console Leads Search Co")
+    other = await factory.tenant("Console Leads Search Other")
+    await make_lead(
+        client, tenant, name="Maria O'Neil", company="Roswell Rentals", email="mo@rentals.example"
+    )
+    await make_lead(
+        client, tenant, name="Sam Lee", company="50%_Off Roofing", email="sam@roof.example"
+    )
+    await make_lead(
+        client, other, name="Maria Other", company="Elsewhere", email="maria@other.example"
+    )
+    link = await add_user(db, tenant.id, "searcher@example.com", "staff")
+    async with browser(app) as s:
+        await sign_in(s, link)
+        by_name = await s.get("/console/leads", params={"q": "maria"})
+        assert "Maria O&#39;Neil" in by_name.text and "Maria Other" not in by_name.text
+        assert "1 lead match" in by_name.text
+        by_company = await s.get("/console/leads", params={"q": "rentals"})
+        assert "Maria O&#39;Neil" in by_company.text
+        # Wildcards are searched for as written.
+        literal = await s.get("/console/leads", params={"q": "50%_"})
+        assert "Sam Lee" in literal.text and "Maria" not in literal.text
+        assert "No lead matches" in (await s.get("/console/leads", params={"q": "nobody-here"})).text

@@ -44,6 +44,8 @@ STAGE_LABELS = {
 }
 #: Cards shown per column; the column's own page lists the rest.
 CARDS_PER_STAGE = 20
+#: Search results shown (the newest matches).
+SEARCH_LIMIT = 50
 
 
 def _lead_id(text: str) -> uuid.UUID:
@@ -55,13 +57,25 @@ def _lead_id(text: str) -> uuid.UUID:
 
 @router.get("/console/leads")
 async def board_page(
-    request: Request, stage: str | None = None, cursor: str | None = None
+    request: Request, stage: str | None = None, cursor: str | None = None, q: str | None = None
 ) -> Response:
-    """The pipeline: a column per stage (newest leads first), or one stage's pages."""
+    """The pipeline: a column per stage (newest leads first), one stage's pages, or a search."""
     session = await current_session(request)
     if session is None:
         return redirect(LOGIN)
     tx = request.state.tx
+    text = (q or "").strip()[:100]
+    if text:
+        return page(
+            request,
+            "leads_search.html",
+            session=session,
+            title="Leads",
+            q=text,
+            found=await leads.search_leads(tx, text, limit=SEARCH_LIMIT),
+            limit=SEARCH_LIMIT,
+            stages=STAGE_LABELS,
+        )
     one = PipelineStage(stage) if stage and stage in PipelineStage._value2member_map_ else None
     if one is not None:
         listed = await leads.list_leads(

@@ -194,6 +194,27 @@ def _list_statement(stage: bool, source: bool, start: bool, end: bool, after: bo
     )
 
 
+async def search(
+    conn: AsyncConnection, organization_id: uuid.UUID, text: str, limit: int
+) -> list[Row[Any]]:
+    """Leads whose name, company, email or phone contains `text`, newest first."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    query = (
+        select(*[leads.c[name] for name in _LIST_NAMES])
+        .where(
+            leads.c.organization_id == organization_id,
+            leads.c.name.ilike(pattern, escape="\\")
+            | leads.c.company.ilike(pattern, escape="\\")
+            | leads.c.email.ilike(pattern, escape="\\")
+            | leads.c.phone.ilike(pattern, escape="\\"),
+        )
+        .order_by(leads.c.created_at.desc(), leads.c.id.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def page(
     conn: AsyncConnection,
     organization_id: uuid.UUID,

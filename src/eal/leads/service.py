@@ -212,6 +212,12 @@ async def list_leads(
     return paginate(rows, page, repository.list_item_of)
 
 
+async def search_leads(tx: Tx, text: str, *, limit: int = 50) -> list[LeadListItem]:
+    """The newest leads whose name, company, email or phone contains `text` (any case)."""
+    rows = await repository.search(tx.conn, tx.actor.organization_id, text, limit)
+    return [repository.list_item_of(row) for row in rows]
+
+
 async def update_lead(tx: Tx, lead_id: uuid.UUID, body: LeadUpdate) -> LeadOut:
     """Apply whitelisted field changes; one `lead.updated` entry with the real diff."""
     row = await _locked(tx, lead_id)
