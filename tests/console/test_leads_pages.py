@@ -122,4 +122,6 @@ async def test_search_finds_leads_by_name_company_email_or_phone(
         # Wildcards are searched for as written.
         literal = await s.get("/console/leads", params={"q": "50%_"})
         assert "Sam Lee" in literal.text and "Maria" not in literal.text
-        assert "No lead matches" in (await s.get("/console/leads", params={"q": "nobody-here"})).text
+        assert (
+            "No lead matches" in (await s.get("/console/leads", params={"q": "nobody-here"})).text
+        )

@@ -93,3 +93,65 @@ async def test_only_owners_reach_the_organization_settings(
             data={"csrf_token": _csrf(today.text), "vendor": "jobnimbus", "api_key": SECRET},
         )
         assert refused.status_code == 403
+
+
+async def test_service_area_business_hours_and_dispatch(
+    app: Any, client: httpx.AsyncClient, factory: Factory, db: Database
+) -> None:
+    tenant = await factory.tenant("Console Dispatch Settings Co")
+    link = await add_user(db, tenant.id, "owner@dispatch.example", "owner")
+    async with browser(app) as o:
+        await sign_in(o, link)
+        shown = await o.get(PAGE)
+        assert (
+            'value="08:00-18:00"' in shown.text and 'value="closed"' in shown.text
+        )  # the defaults
+        csrf = _csrf(shown.text)
+        area = await o.post(
+            f"{PAGE}/service-area",
+            data={
+                "csrf_token": csrf,
+                "postal_codes": "30075, 30076 30062",
+                "center_postal_code": "30075",
+                "radius_miles": "25",
+            },
+        )
+        assert area.status_code == 303, area.text
+        hours = {day: "08:00-18:00" for day in ("mon", "tue", "wed", "thu", "fri")}
+        saved = await o.post(
+            f"{PAGE}/business-hours",
+            data={"csrf_token": csrf, **hours, "sat": "09:00-12:00, 13:00-15:00", "sun": "closed"},
+        )
+        assert saved.status_code == 303, saved.text
+        bad = await o.post(
+            f"{PAGE}/business-hours", data={"csrf_token": csrf, **hours, "sat": "nine to five"}
+        )
+        assert bad.status_code == 422 and "Saturday" in bad.text
+        late = await o.post(
+            f"{PAGE}/business-hours", data={"csrf_token": csrf, **hours, "sat": "09:00-25:00"}
+        )
+        assert late.status_code == 422
+        dispatch = await o.post(
+            f"{PAGE}/dispatch",
+            data={
+                "csrf_token": csrf,
+                "auto_dispatch": "on",
+                "min_confidence": "0.7",
+                "on_call_phone": "(770) 555-0142",
+            },
+        )
+        assert dispatch.status_code == 303, dispatch.text
+        wrong = await o.post(f"{PAGE}/dispatch", data={"csrf_token": csrf, "min_confidence": "2"})
+        assert wrong.status_code == 422 and "min_confidence" in wrong.text
+    settings = (await client.get("/api/v1/organizations/me", headers=tenant.headers)).json()[
+        "settings"
+    ]
+    assert sorted(settings["service_area"]["postal_codes"]) == ["30062", "30075", "30076"]
+    assert settings["service_area"]["radius_miles"] == 25
+    assert settings["business_hours"]["sat"] == [["09:00", "12:00"], ["13:00", "15:00"]]
+    assert settings["business_hours"]["sun"] == []
+    assert (
+        settings["dispatch"]["auto_dispatch"] is True
+        and settings["dispatch"]["min_confidence"] == 0.7
+    )
+    assert settings["dispatch"]["on_call_phone"] == "+17705550142"

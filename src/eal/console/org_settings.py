@@ -11,6 +11,7 @@ stored.
 
 from __future__ import annotations
 
+import re
 import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -22,6 +23,7 @@ from starlette.responses import Response
 from eal.api.deps import runtime_of
 from eal.api.routing import api_router
 from eal.auth.scopes import Scope
+from eal.calls.settings import DAYS, DEFAULT_BUSINESS_HOURS
 from eal.console.web import (
     LOGIN,
     check_csrf,
@@ -49,6 +51,15 @@ INTEGRATION_TITLES = {
     "companycam": "CompanyCam",
 }
 _STORED_ONLY = ("_hint", "_encrypted")
+DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +128,33 @@ def _section_model(key: str) -> type[BaseModel]:
     return annotation
 
 
-def _profile_model() -> type[BaseModel]:
-    annotation = _unwrap(SettingsIn.model_fields["profile"].annotation)
+def _settings_model(key: str) -> type[BaseModel]:
+    annotation = _unwrap(SettingsIn.model_fields[key].annotation)
     assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
     return annotation
+
+
+def _profile_model() -> type[BaseModel]:
+    return _settings_model("profile")
+
+
+def hours_text(intervals: list[list[str]]) -> str:
+    """A day's intervals as the form shows them: `08:00-12:00, 13:00-18:00`, or `closed`."""
+    return ", ".join(f"{start}-{end}" for start, end in intervals) or "closed"
+
+
+def parse_hours(text: str) -> list[list[str]] | None:
+    """A day's form text as intervals ([] for `closed` or blank); None when unreadable."""
+    text = text.strip().lower()
+    if text in ("", "closed"):
+        return []
+    intervals = []
+    for part in text.split(","):
+        start, dash, end = part.strip().partition("-")
+        if not dash or not start.strip() or not end.strip():
+            return None
+        intervals.append([start.strip(), end.strip()])
+    return intervals
 
 
 def _shown(stored: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +181,8 @@ async def _settings_page(request: Request, *, status: int = 200, **context: Any)
         }
         for key, title in INTEGRATION_TITLES.items()
     ]
+    area = settings.get("service_area") or {}
+    hours = {**DEFAULT_BUSINESS_HOURS, **(settings.get("business_hours") or {})}
     return page(
         request,
         "org_settings.html",
@@ -156,6 +192,11 @@ async def _settings_page(request: Request, *, status: int = 200, **context: Any)
         org=org,
         profile_fields=fields_of(_profile_model(), ()),
         profile=settings.get("profile") or {},
+        dispatch_fields=fields_of(_settings_model("dispatch"), ()),
+        dispatch=settings.get("dispatch") or {},
+        area=area,
+        area_codes=", ".join(area.get("postal_codes") or ()),
+        hours=[(day, DAY_NAMES[day], hours_text(hours[day])) for day in DAYS],
         sections=sections,
         **context,
     )
@@ -241,6 +282,69 @@ async def save_general(request: Request) -> Response:
             request, status=422, error_section="general", form_error="name: enter the name."
         )
     return await _save(request, "general", settings, name=name)
+
+
+@router.post("/console/settings/organization/dispatch")
+async def save_dispatch(request: Request) -> Response:
+    """What happens to a classified call: auto-dispatch, after hours, the callback text."""
+    acting = await _owner(request, post=True)
+    if isinstance(acting, Response):
+        return acting
+    _, fields = acting
+    org = await _org(request)
+    kept = dict((org.settings or {}).get("dispatch") or {})
+    drawn = fields_of(_settings_model("dispatch"), ())
+    for field in drawn:
+        kept.pop(field.name, None)
+    return await _save(request, "dispatch", {"dispatch": {**kept, **_values(drawn, fields)}})
+
+
+@router.post("/console/settings/organization/service-area")
+async def save_service_area(request: Request) -> Response:
+    """The postal codes served, or a center postal code and a radius."""
+    acting = await _owner(request, post=True)
+    if isinstance(acting, Response):
+        return acting
+    _, fields = acting
+    codes = [c for c in re.split(r"[\s,]+", fields.get("postal_codes", "")) if c]
+    area: dict[str, Any] = {"postal_codes": codes}
+    center = fields.get("center_postal_code", "").strip()
+    radius = fields.get("radius_miles", "").strip()
+    if center:
+        area["center_postal_code"] = center
+    if radius:
+        try:
+            number = float(radius)
+        except ValueError:
+            return await _settings_page(
+                request,
+                status=422,
+                error_section="service-area",
+                form_error="Radius: a number of miles.",
+            )
+        area["radius_miles"] = int(number) if number.is_integer() else number
+    return await _save(request, "service-area", {"service_area": area})
+
+
+@router.post("/console/settings/organization/business-hours")
+async def save_business_hours(request: Request) -> Response:
+    """Opening hours per day, in the organization's time zone."""
+    acting = await _owner(request, post=True)
+    if isinstance(acting, Response):
+        return acting
+    _, fields = acting
+    hours: dict[str, Any] = {}
+    for day in DAYS:
+        parsed = parse_hours(fields.get(day, ""))
+        if parsed is None:
+            return await _settings_page(
+                request,
+                status=422,
+                error_section="business-hours",
+                form_error=f"{DAY_NAMES[day]}: write hours as 08:00-18:00 (several with commas), or closed.",
+            )
+        hours[day] = parsed
+    return await _save(request, "business-hours", {"business_hours": hours})
 
 
 @router.post("/console/settings/organization/integrations/{key}")
