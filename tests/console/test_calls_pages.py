@@ -107,3 +107,62 @@ async def test_another_organizations_call_is_a_404_page(
         assert refused.status_code == 404
     api = await client.get(f"/api/v1/calls/{call['id']}", headers=owner.headers)
     assert api.json()["classification"] is None
+
+
+async def test_a_manager_dispatches_a_held_call_by_hand(
+    app: Any, client: httpx.AsyncClient, factory: Factory, db: Database
+) -> None:
+    from sqlalchemy import text
+
+    tenant = await factory.tenant("Console Dispatch Co")
+    call = await make_call(client, tenant)
+    async with db.system_transaction() as conn:
+        await conn.execute(
+            text(
+                "UPDATE calls SET status = 'classified', intent = 'water', urgency = 'high', "
+                "qualified = true, confidence = 0.9, dispatch_action = 'owner_review', "
+                "decision = jsonb_build_object('action', 'owner_review', 'reason', "
+                "'outside the service area', 'sms_callback_sent', false, "
+                "'job_created_in_jobnimbus', null, 'decided_at', to_jsonb(now()), 'simulated', false, "
+                "'lead_id', null, 'error', null, 'notify_on_call', false, 'transcript', true) "
+                "WHERE organization_id = :org"
+            ),
+            {"org": tenant.id},
+        )
+    staff = await add_user(db, tenant.id, "staff@dispatch.example", "staff")
+    manager = await add_user(db, tenant.id, "manager@dispatch.example", "manager")
+    async with browser(app) as s:
+        await sign_in(s, staff)
+        shown = await s.get(f"/console/calls/{call['id']}")
+        assert "Owner review" in shown.text and "Dispatch now" not in shown.text
+        refused = await s.post(
+            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": _csrf(shown.text)}
+        )
+        assert refused.status_code == 403
+    async with browser(app) as m:
+        await sign_in(m, manager)
+        shown = await m.get(f"/console/calls/{call['id']}")
+        done = await m.post(
+            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": _csrf(shown.text)}
+        )
+        assert done.status_code == 303
+        after = await m.get(done.headers["location"])
+        assert (
+            "Dispatched automatically" in after.text
+            and "dispatched by hand by manager@dispatch.example" in after.text
+        )
+        again = await m.post(
+            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": _csrf(shown.text)}
+        )
+        assert again.status_code == 409 and "dispatched already" in again.text
+    async with db.system_transaction() as conn:
+        queued = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pgqueuer WHERE entrypoint = 'calls.dispatch' "
+                "AND convert_from(payload, 'UTF8') LIKE :org"
+            ),
+            {"org": f'%"organization_id":"{tenant.id}"%'},
+        )
+    assert queued == 1
+    decided = await audit_entries(db, tenant.id, "call.dispatch_decided")
+    assert decided[-1]["payload"]["by_hand"] is True

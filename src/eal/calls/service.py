@@ -27,10 +27,11 @@ from eal.calls.schemas import (
     CallStats,
     CallStatus,
     ClassifyQueued,
+    DispatchAction,
     StatsWindow,
 )
 from eal.db.tx import Tx
-from eal.errors import NotFound, field_error
+from eal.errors import Conflict, NotFound, field_error
 from eal.events import Action
 from eal.geo import normalize_postal_code
 from eal.kit.ids import parse_public_id, public_id
@@ -363,6 +364,53 @@ async def correct(tx: Tx, call_id: uuid.UUID, body: CallPatch) -> Any:
             "note": body.note,
         },
     )
+    return row
+
+
+async def dispatch_by_hand(tx: Tx, call_id: uuid.UUID, *, reason: str) -> Any:
+    """A person dispatches a classified call the rules held back (owner review, the callback
+    queue, ignored): the decision becomes auto_dispatch, audited, and its side effects run
+    as for any auto-dispatched call (the caller's lead, the SMS callback, the CRM job)."""
+    row = await get_row(tx, call_id, lock=True)
+    if row.status == CallStatus.RECEIVED or row.decision is None:
+        raise Conflict(
+            "This call is not classified yet: classify or correct it first.",
+            details={"status": row.status},
+        )
+    if row.dispatch_action == DispatchAction.AUTO_DISPATCH:
+        raise Conflict(
+            "This call is dispatched already.", details={"dispatch_action": row.dispatch_action}
+        )
+    now = tx.now()
+    decision = {
+        **row.decision,
+        "action": DispatchAction.AUTO_DISPATCH.value,
+        "reason": reason,
+        "decided_at": now.isoformat(),
+        "simulated": row.environment == "test",
+        "notify_on_call": False,
+        "error": None,
+    }
+    row = await repository.update(
+        tx.conn,
+        tx.actor.organization_id,
+        call_id,
+        decision=decision,
+        dispatch_action=DispatchAction.AUTO_DISPATCH.value,
+        status=CallStatus.CLASSIFIED.value,
+        updated_at=now,
+    )
+    await events.record(
+        tx,
+        Action.CALL_DISPATCH_DECIDED,
+        {
+            "call_id": public_id(CALL_PREFIX, call_id),
+            "action": DispatchAction.AUTO_DISPATCH.value,
+            "reason": reason,
+            "by_hand": True,
+        },
+    )
+    await jobs.defer(tx, DISPATCH_TASK, {"call_id": str(call_id)}, dedupe_key=str(call_id))
     return row
 
 

@@ -17,10 +17,20 @@ from eal.ai.call_labels import URGENCIES
 from eal.api.deps import runtime_of
 from eal.api.paging import page_query
 from eal.api.routing import api_router
+from eal.auth.scopes import Scope
 from eal.calls import service as calls
 from eal.calls.schemas import CallOut, CallPatch, ClassificationFilter, DispatchAction
-from eal.console.web import LOGIN, check_csrf, current_session, day_range, form, page, redirect
-from eal.errors import ValidationFailed
+from eal.console.web import (
+    LOGIN,
+    check_csrf,
+    current_session,
+    day_range,
+    form,
+    page,
+    redirect,
+    require_role,
+)
+from eal.errors import Conflict, ValidationFailed
 
 router = api_router(accepts_form=True, include_in_schema=False)
 
@@ -121,6 +131,7 @@ def _call_page(request: Request, call: CallOut, *, status: int = 200, **context:
         urgencies=URGENCIES,
         actions=ACTION_LABELS,
         corrected=request.query_params.get("corrected") == "1",
+        dispatched=request.query_params.get("dispatched") == "1",
         **context,
     )
 
@@ -134,6 +145,27 @@ async def call_page(request: Request, call_id: str) -> Response:
     request.state.console_session = session
     row = await calls.get_row(request.state.tx, calls.parse_call_id(call_id))
     return _call_page(request, _call_out(request, row))
+
+
+@router.post("/console/calls/{call_id}/dispatch")
+async def dispatch_call(request: Request, call_id: str) -> Response:
+    """Dispatch by hand a call the rules held back (managers and owners)."""
+    session = await current_session(request)
+    if session is None:
+        return redirect(LOGIN)
+    request.state.console_session = session
+    fields = await form(request)
+    check_csrf(session, request, fields)
+    require_role(session, Scope.WRITE)
+    tx = request.state.tx
+    uid = calls.parse_call_id(call_id)
+    reason = f"dispatched by hand by {session.who}"
+    try:
+        await calls.dispatch_by_hand(tx, uid, reason=reason)
+    except Conflict as exc:
+        row = await calls.get_row(tx, uid)
+        return _call_page(request, _call_out(request, row), status=409, dispatch_error=exc.message)
+    return redirect(f"/console/calls/{call_id}?dispatched=1")
 
 
 @router.post("/console/calls/{call_id}/classification")
