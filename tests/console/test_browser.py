@@ -383,7 +383,11 @@ async def test_outreach_settings_and_audit_pages_are_accessible(
         ("/console/settings/organization", "organization-settings"),
         (f"/console/settings/webhooks/{hook['id']}", "webhook"),
         ("/console/audit-log", "audit-log"),
+        ("/console/leads?q=lee", "leads-search"),
     ):
         response = await page.goto(f"{server}{path}")
         assert response is not None and response.status == 200, path
         await _check_page(browser, page, name)
+    missing = await page.goto(f"{server}/console/calls/call_{'0' * 32}")
+    assert missing is not None and missing.status == 404
+    await _check_page(browser, page, "error-404")
