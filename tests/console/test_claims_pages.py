@@ -111,6 +111,8 @@ async def test_a_staff_member_decides_lines_and_each_is_audited(
     assert after["CON MANIP"]["review"] is None
     reviewed = await audit_entries(db, tenant.id, "claim.item_reviewed")
     assert [e["payload"]["code"] for e in reviewed] == ["WTR EXTRT", "WTR DRYW"]
+    # Each decision names the person who made it.
+    assert {e["payload"]["console_user"] for e in reviewed} == {"pm@example.com"}
 
 
 async def test_another_organizations_claim_is_a_404_page(

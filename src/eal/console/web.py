@@ -145,6 +145,7 @@ def _bind(tx: Tx, request: Request, session: service.Session) -> None:
             correlation_id=request.state.request_id,
             key_id=session.api_key_id,
             environment=session.environment,
+            person=session.email,
         ),
         config_revision=None,
     )

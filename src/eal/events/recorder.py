@@ -95,7 +95,7 @@ async def record(
     """Append an audit entry for `action` (and queue its webhook deliveries).
 
     `payload` describes the change (ids, a per-field `diff`); the acting key id
-    is added. `data` is the affected resource as the API returns it (JSON
+    is added, and the console user's email when a person acted in the console. `data` is the affected resource as the API returns it (JSON
     values), sent as the webhook event's `data`. The entry belongs to the
     actor's organization unless `organization_id` says otherwise (the
     transaction's tenant must match). `change`, when given, is written by the
@@ -108,6 +108,9 @@ async def record(
     actor = tx.actor
     body = dict(payload or {})
     body.setdefault("key_id", str(actor.key_id) if actor.key_id else None)
+    if actor.person is not None:
+        # A console user's change names them: they act without a key of their own.
+        body.setdefault("console_user", actor.person)
     driver = await tx.driver()
     event = RecordedEvent(
         id=uuid.uuid4(),

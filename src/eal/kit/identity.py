@@ -38,6 +38,8 @@ class Actor:
     correlation_id: str | None = None
     key_id: uuid.UUID | None = None
     environment: Environment = Environment.LIVE
+    person: str | None = None
+    """The console user acting (their email), when a person signed in to the console."""
 
     @property
     def is_test(self) -> bool:
