@@ -86,7 +86,10 @@ def create_app(
     install_error_handlers(app, pages=(PAGE_PREFIXES, error_page))
     # Around every route: it sees every request (errors and 404s included) and times all of it.
     app.add_middleware(
-        EdgeMiddleware, access_log=settings.access_log, metrics=settings.metrics_enabled
+        EdgeMiddleware,
+        access_log=settings.access_log,
+        metrics=settings.metrics_enabled,
+        pages=(PAGE_PREFIXES, error_page),
     )
     if settings.metrics_on_api:
         # Registered only when asked for: otherwise /metrics is the API's usual 404.

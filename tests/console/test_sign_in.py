@@ -167,3 +167,27 @@ async def test_email_sign_in_says_the_same_for_any_address_and_logs_the_link(
             "/console/login", data={"csrf_token": token, "email": "not-an-email"}
         )
         assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+
+
+async def test_an_unexpected_error_is_a_page_too(
+    app: Any, factory: Factory, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eal.console import today
+
+    async def broken(tx: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    tenant = await factory.tenant("Console Bug Co")
+    link = await add_user(db, tenant.id, "bug@example.com", "staff")
+    async with browser(app) as client:
+        await sign_in(client, link)
+        monkeypatch.setattr(today, "today", broken)
+        with capture_logs() as logs:
+            page = await client.get("/console")
+        assert page.status_code == 500
+        assert page.headers["content-type"].startswith("text/html")
+        assert "It has been logged" in page.text and "a bug" not in page.text
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["request_failed"]
+        # The API's own paths keep the envelope.
+        api = await client.get("/api/v1/nowhere")
+        assert api.headers["content-type"].startswith("application/json")

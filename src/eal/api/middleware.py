@@ -15,10 +15,11 @@ from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
-from eal.api.errors import unexpected_error
+from eal.api.errors import PageRenderer, unexpected_error
 from eal.api.route_table import RouteTemplates
 from eal.errors import PayloadTooLarge
 from eal.metrics import observe_request
@@ -91,11 +92,14 @@ class EdgeMiddleware:
         *,
         access_log: bool = True,
         metrics: bool = False,
+        pages: tuple[tuple[str, ...], PageRenderer] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
         self.metrics = metrics
+        self.pages = pages
+        """Path prefixes whose unexpected errors are pages, and their renderer (the console)."""
         self.templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -200,6 +204,10 @@ class EdgeMiddleware:
                 if response_started:
                     aborted = True  # the client sees a cut transfer, not a clean end
                     raise
+                if self.pages is not None and scope["path"].startswith(self.pages[0]):
+                    page = self.pages[1](Request(scope), error)
+                    await page(scope, receive, send_with_headers)
+                    return
                 await self._send_error(
                     send_with_headers, error.envelope(), error.status_code, error.headers
                 )
