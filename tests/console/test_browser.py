@@ -79,6 +79,16 @@ async def _context(browser: Any, width: int = 1280) -> Any:
     )
 
 
+async def _signed_in(browser: Any, server: str, link: str) -> Any:
+    """A page of a new browser context, signed in through `link` (its button clicked)."""
+    context = await _context(browser)
+    page = await context.new_page()
+    await page.goto(f"{server}{link}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{server}/console")
+    return page
+
+
 async def _axe(page: Any) -> list[dict[str, Any]]:
     """The serious and critical axe-core violations of the page as shown."""
     await page.add_script_tag(path=str(AXE))
@@ -155,11 +165,7 @@ async def test_a_forged_form_is_refused_with_a_page(
 ) -> None:
     tenant = await factory.tenant("Browser CSRF Co")
     link = await add_user(db, tenant.id, "owner@example.com", "owner")
-    context = await _context(browser)
-    page = await context.new_page()
-    await page.goto(f"{server}{link}")
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{server}/console")
+    page = await _signed_in(browser, server, link)
     # The sign-out form with its CSRF token replaced, as a forged request would carry.
     await page.evaluate(
         "() => { document.querySelector('input[name=csrf_token]').value = 'forged'; }"
@@ -172,7 +178,7 @@ async def test_a_forged_form_is_refused_with_a_page(
     # Still signed in: the forged request changed nothing.
     await page.goto(f"{server}/console")
     assert await page.get_by_role("heading", level=1).text_content() == "Today"
-    await context.close()
+    await page.context.close()
 
 
 async def test_accepting_an_invite(browser: Any, server: str, factory: Factory) -> None:
@@ -219,11 +225,7 @@ async def test_approving_a_claim_line_with_the_keyboard(
     async with httpx.AsyncClient(base_url=server) as api:
         claim = await ready_claim(api, runtime, tenant)
     link = await add_user(db, tenant.id, "pm@claims.example", "staff")
-    context = await _context(browser)
-    page = await context.new_page()
-    await page.goto(f"{server}{link}")
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{server}/console")
+    page = await _signed_in(browser, server, link)
     await page.get_by_role("link", name="Claims").click()
     await page.wait_for_url(f"{server}/console/claims")
     await _check_page(browser, page, "claims")
@@ -250,11 +252,7 @@ async def test_correcting_a_call(browser: Any, server: str, factory: Factory, db
     async with httpx.AsyncClient(base_url=server) as api:
         call = await make_call(api, tenant)
     link = await add_user(db, tenant.id, "office@calls.example", "staff")
-    context = await _context(browser)
-    page = await context.new_page()
-    await page.goto(f"{server}{link}")
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{server}/console")
+    page = await _signed_in(browser, server, link)
     await page.get_by_role("link", name="Calls").click()
     await page.wait_for_url(f"{server}/console/calls")
     await _check_page(browser, page, "calls")
@@ -282,11 +280,7 @@ async def test_moving_a_lead_with_the_keyboard_and_by_dragging(
     async with httpx.AsyncClient(base_url=server) as api:
         lead = await make_lead(api, tenant)
     link = await add_user(db, tenant.id, "manager@leads.example", "manager")
-    context = await _context(browser)
-    page = await context.new_page()
-    await page.goto(f"{server}{link}")
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{server}/console")
+    page = await _signed_in(browser, server, link)
     await page.get_by_role("link", name="Leads").click()
     await page.wait_for_url(f"{server}/console/leads")
     await _check_page(browser, page, "leads")
@@ -316,11 +310,7 @@ async def test_approving_a_review_reply(
     async with httpx.AsyncClient(base_url=server) as api:
         reply = await negative_reply(api, tenant)
     link = await add_user(db, tenant.id, "owner@content.example", "owner")
-    context = await _context(browser)
-    page = await context.new_page()
-    await page.goto(f"{server}{link}")
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{server}/console")
+    page = await _signed_in(browser, server, link)
     await _check_page(browser, page, "today-waiting")
     await page.get_by_role("link", name="Content", exact=True).click()
     await page.wait_for_url(f"{server}/console/content")
@@ -371,11 +361,7 @@ async def test_outreach_settings_and_audit_pages_are_accessible(
         ).json()
         await api.post("/api/v1/leads", json={"email": "second@example.com"})
     link = await add_user(db, tenant.id, "owner@owner.example", "owner")
-    context = await _context(browser)
-    page = await context.new_page()
-    await page.goto(f"{server}{link}")
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{server}/console")
+    page = await _signed_in(browser, server, link)
     for path, name in (
         ("/console/outreach", "outreach"),
         (f"/console/outreach/sequences/{sequence['id']}", "sequence"),

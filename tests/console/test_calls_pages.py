@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 
 from eal.db.engine import Database
-from tests.console.support import add_user, browser, sign_in
+from tests.console.support import add_user, browser, form_token, sign_in
 from tests.factories import Factory, Tenant
 from tests.support import audit_entries
 
@@ -33,12 +32,6 @@ async def make_call(client: httpx.AsyncClient, tenant: Tenant, **extra: Any) -> 
     return call
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
-
-
 async def test_a_call_is_corrected_from_its_page_and_the_list_follows(
     app: Any, client: httpx.AsyncClient, factory: Factory, db: Database
 ) -> None:
@@ -59,14 +52,14 @@ async def test_a_call_is_corrected_from_its_page_and_the_list_follows(
         assert shown.status_code == 200
         assert "Call from Maria Lopez" in shown.text and "water heater burst" in shown.text
         url = f"/console/calls/{call['id']}/classification"
-        wrong = await office.post(url, data={"csrf_token": _csrf(shown.text), "intent": "flood"})
+        wrong = await office.post(url, data={"csrf_token": form_token(shown), "intent": "flood"})
         assert wrong.status_code == 422 and 'role="alert"' in wrong.text
         forged = await office.post(url, data={"csrf_token": "x", "intent": "water"})
         assert forged.status_code == 403
         saved = await office.post(
             url,
             data={
-                "csrf_token": _csrf(shown.text),
+                "csrf_token": form_token(shown),
                 "intent": "water",
                 "urgency": "high",
                 "qualified": "yes",
@@ -99,7 +92,7 @@ async def test_another_organizations_call_is_a_404_page(
         page = await nosy.get(f"/console/calls/{call['id']}")
         assert page.status_code == 404 and "Maria Lopez" not in page.text
         forged = await nosy.get("/console")
-        csrf = _csrf(forged.text)
+        csrf = form_token(forged)
         refused = await nosy.post(
             f"/console/calls/{call['id']}/classification",
             data={"csrf_token": csrf, "intent": "water", "urgency": "low", "qualified": "no"},
@@ -136,14 +129,14 @@ async def test_a_manager_dispatches_a_held_call_by_hand(
         shown = await s.get(f"/console/calls/{call['id']}")
         assert "Owner review" in shown.text and "Dispatch now" not in shown.text
         refused = await s.post(
-            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": _csrf(shown.text)}
+            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": form_token(shown)}
         )
         assert refused.status_code == 403
     async with browser(app) as m:
         await sign_in(m, manager)
         shown = await m.get(f"/console/calls/{call['id']}")
         done = await m.post(
-            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": _csrf(shown.text)}
+            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": form_token(shown)}
         )
         assert done.status_code == 303
         after = await m.get(done.headers["location"])
@@ -152,7 +145,7 @@ async def test_a_manager_dispatches_a_held_call_by_hand(
             and "dispatched by hand by manager@dispatch.example" in after.text
         )
         again = await m.post(
-            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": _csrf(shown.text)}
+            f"/console/calls/{call['id']}/dispatch", data={"csrf_token": form_token(shown)}
         )
         assert again.status_code == 409 and "dispatched already" in again.text
     async with db.system_transaction() as conn:

@@ -18,7 +18,7 @@ from tests.claims.support import (
     run_extraction,
     upload,
 )
-from tests.console.support import add_user, browser, sign_in
+from tests.console.support import add_user, browser, form_token, sign_in
 from tests.factories import Factory, Tenant
 from tests.support import audit_entries
 
@@ -47,12 +47,6 @@ async def ready_claim(
     return await get_claim(client, tenant, created["id"])
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
-
-
 async def test_a_staff_member_decides_lines_and_each_is_audited(
     app: Any, client: httpx.AsyncClient, runtime: Runtime, factory: Factory, db: Database
 ) -> None:
@@ -75,7 +69,7 @@ async def test_a_staff_member_decides_lines_and_each_is_audited(
         thumb = re.search(r'<img src="(/claims/[^"]+)"', shown.text)
         assert thumb is not None
         assert (await pm.get(thumb.group(1).replace("&amp;", "&"))).status_code == 200
-        csrf = _csrf(shown.text)
+        csrf = form_token(shown)
         url = f"/console/claims/{claim['id']}/lines/"
 
         drywall = basement["WTR DRYW"]["id"]

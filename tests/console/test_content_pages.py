@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 
 from eal.db.engine import Database
-from tests.console.support import add_user, browser, sign_in
+from tests.console.support import add_user, browser, form_token, sign_in
 from tests.factories import Factory, Tenant
 from tests.support import audit_entries
 
@@ -31,12 +30,6 @@ async def negative_reply(client: httpx.AsyncClient, tenant: Tenant) -> dict[str,
     return reply
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
-
-
 async def test_a_reply_is_edited_by_a_manager_and_approved_by_the_owner(
     app: Any, client: httpx.AsyncClient, factory: Factory, db: Database
 ) -> None:
@@ -52,7 +45,7 @@ async def test_a_reply_is_edited_by_a_manager_and_approved_by_the_owner(
         assert (
             "Only an owner can approve it." in shown.text and "Approve the reply" not in shown.text
         )
-        csrf = _csrf(shown.text)
+        csrf = form_token(shown)
         refused = await m.post(f"/console/content/{reply['id']}/approve", data={"csrf_token": csrf})
         assert refused.status_code == 403
         saved = await m.post(
@@ -72,20 +65,20 @@ async def test_a_reply_is_edited_by_a_manager_and_approved_by_the_owner(
         shown = await o.get(f"/console/content/{reply['id']}")
         assert "we are sorry about the carpet" in shown.text
         approved = await o.post(
-            f"/console/content/{reply['id']}/approve", data={"csrf_token": _csrf(shown.text)}
+            f"/console/content/{reply['id']}/approve", data={"csrf_token": form_token(shown)}
         )
         assert approved.status_code == 303
         after = await o.get(approved.headers["location"])
         assert "Approved: the reply may be published now." in after.text
         published = await o.post(
             f"/console/content/{reply['id']}/publish",
-            data={"csrf_token": _csrf(after.text), "channel_google_business": "on"},
+            data={"csrf_token": form_token(after), "channel_google_business": "on"},
         )
         assert published.status_code == 200, published.text
         # No Google Business Profile connector: the result says so, per channel.
         assert "not configured" in published.text
         none = await o.post(
-            f"/console/content/{reply['id']}/publish", data={"csrf_token": _csrf(after.text)}
+            f"/console/content/{reply['id']}/publish", data={"csrf_token": form_token(after)}
         )
         assert none.status_code == 422 and "Choose at least one channel" in none.text
     assert len(await audit_entries(db, tenant.id, "content.approved")) == 1
@@ -99,16 +92,16 @@ async def test_a_session_opened_with_a_test_key_only_simulates(
     async with browser(app) as o:
         login = await o.get("/console/login")
         opened = await o.post(
-            "/console/key", data={"csrf_token": _csrf(login.text), "api_key": tenant.key}
+            "/console/key", data={"csrf_token": form_token(login), "api_key": tenant.key}
         )
         assert opened.status_code == 303
         shown = await o.get(f"/console/content/{reply['id']}")
         approved = await o.post(
-            f"/console/content/{reply['id']}/approve", data={"csrf_token": _csrf(shown.text)}
+            f"/console/content/{reply['id']}/approve", data={"csrf_token": form_token(shown)}
         )
         assert approved.status_code == 303
         published = await o.post(
             f"/console/content/{reply['id']}/publish",
-            data={"csrf_token": _csrf(shown.text), "channel_google_business": "on"},
+            data={"csrf_token": form_token(shown), "channel_google_business": "on"},
         )
         assert published.status_code == 200 and "simulated" in published.text

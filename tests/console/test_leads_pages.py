@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 
 from eal.db.engine import Database
-from tests.console.support import add_user, browser, sign_in
+from tests.console.support import add_user, browser, form_token, sign_in
 from tests.factories import Factory, Tenant
 from tests.support import audit_entries
 
@@ -22,12 +21,6 @@ async def make_lead(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> d
     assert r.status_code == 201, r.text
     lead: dict[str, Any] = r.json()
     return lead
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
 
 
 async def test_a_manager_moves_a_card_and_a_staff_member_cannot(
@@ -44,7 +37,7 @@ async def test_a_manager_moves_a_card_and_a_staff_member_cannot(
         assert f'action="/console/leads/{lead["id"]}/stage"' in board.text
         moved = await m.post(
             f"/console/leads/{lead['id']}/stage",
-            data={"csrf_token": _csrf(board.text), "stage": "qualified", "back": "/console/leads"},
+            data={"csrf_token": form_token(board), "stage": "qualified", "back": "/console/leads"},
         )
         assert moved.status_code == 303 and moved.headers["location"] == "/console/leads"
         column = await m.get("/console/leads?stage=qualified")
@@ -52,7 +45,7 @@ async def test_a_manager_moves_a_card_and_a_staff_member_cannot(
         shown = await m.get(f"/console/leads/{lead['id']}")
         assert "Qualified" in shown.text and "Not pushed to a CRM yet" in shown.text
         pushed = await m.post(
-            f"/console/leads/{lead['id']}/push", data={"csrf_token": _csrf(shown.text)}
+            f"/console/leads/{lead['id']}/push", data={"csrf_token": form_token(shown)}
         )
         # No CRM configured: the page says why, nothing is pushed.
         assert pushed.status_code == 409 and "The CRM push failed" in pushed.text
@@ -62,7 +55,7 @@ async def test_a_manager_moves_a_card_and_a_staff_member_cannot(
         assert "Dana Reed" in board.text and "/stage" not in board.text  # no control shown
         refused = await s.post(
             f"/console/leads/{lead['id']}/stage",
-            data={"csrf_token": _csrf(board.text), "stage": "lost"},
+            data={"csrf_token": form_token(board), "stage": "lost"},
         )
         assert refused.status_code == 403 and "A staff cannot do this" in refused.text
     (entry,) = await audit_entries(db, tenant.id, "lead.updated")
@@ -82,7 +75,7 @@ async def test_unknown_stage_and_lead_are_refused_as_pages(
         await sign_in(o, link)
         board = await o.get("/console/leads")
         assert "No leads." in board.text
-        csrf = _csrf(board.text)
+        csrf = form_token(board)
         assert (await o.get(f"/console/leads/{lead['id']}")).status_code == 404
         assert (await o.get("/console/leads/not-a-uuid")).status_code == 404
         moved = await o.post(

@@ -3,23 +3,16 @@ secrets entered and never shown back, the API's validation."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 
 from eal.db.engine import Database
-from tests.console.support import add_user, browser, sign_in
+from tests.console.support import add_user, browser, form_token, sign_in
 from tests.factories import Factory
 
 SECRET = "jn_live_console_7f3a9c2e41"
 PAGE = "/console/settings/organization"
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
 
 
 async def test_a_crm_key_is_entered_kept_and_never_shown(
@@ -32,7 +25,7 @@ async def test_a_crm_key_is_entered_kept_and_never_shown(
         shown = await o.get(PAGE)
         assert shown.status_code == 200
         assert 'name="api_key" type="password"' in shown.text and "CRM (JobNimbus)" in shown.text
-        csrf = _csrf(shown.text)
+        csrf = form_token(shown)
         saved = await o.post(
             f"{PAGE}/integrations/crm",
             data={"csrf_token": csrf, "vendor": "jobnimbus", "api_key": SECRET},
@@ -72,7 +65,7 @@ async def test_a_crm_key_is_entered_kept_and_never_shown(
         await sign_in(o, await add_user(db, tenant.id, "second@orgsettings.example", "owner"))
         page = await o.get(PAGE)
         gone = await o.post(
-            f"{PAGE}/integrations/crm", data={"csrf_token": _csrf(page.text), "remove": "1"}
+            f"{PAGE}/integrations/crm", data={"csrf_token": form_token(page), "remove": "1"}
         )
         assert gone.status_code == 303
     me = (await client.get("/api/v1/organizations/me", headers=tenant.headers)).json()
@@ -90,7 +83,7 @@ async def test_only_owners_reach_the_organization_settings(
         today = await m.get("/console")
         refused = await m.post(
             f"{PAGE}/integrations/crm",
-            data={"csrf_token": _csrf(today.text), "vendor": "jobnimbus", "api_key": SECRET},
+            data={"csrf_token": form_token(today), "vendor": "jobnimbus", "api_key": SECRET},
         )
         assert refused.status_code == 403
 
@@ -106,7 +99,7 @@ async def test_service_area_business_hours_and_dispatch(
         assert (
             'value="08:00-18:00"' in shown.text and 'value="closed"' in shown.text
         )  # the defaults
-        csrf = _csrf(shown.text)
+        csrf = form_token(shown)
         area = await o.post(
             f"{PAGE}/service-area",
             data={

@@ -8,15 +8,9 @@ from typing import Any
 import httpx
 
 from eal.db.engine import Database
-from tests.console.support import add_user, browser, sign_in
+from tests.console.support import add_user, browser, form_token, sign_in
 from tests.factories import Factory
 from tests.support import audit_entries
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
 
 
 async def test_sequences_messages_and_the_suppression_list(
@@ -59,7 +53,7 @@ async def test_sequences_messages_and_the_suppression_list(
         added = await m.post(
             "/console/outreach/suppressions",
             data={
-                "csrf_token": _csrf(shown.text),
+                "csrf_token": form_token(shown),
                 "channel": "email",
                 "address": "Gone@Example.com",
             },
@@ -67,7 +61,7 @@ async def test_sequences_messages_and_the_suppression_list(
         assert added.status_code == 303
         bad = await m.post(
             "/console/outreach/suppressions",
-            data={"csrf_token": _csrf(shown.text), "channel": "sms", "address": "not a number"},
+            data={"csrf_token": form_token(shown), "channel": "sms", "address": "not a number"},
         )
         assert bad.status_code == 422 and 'role="alert"' in bad.text and "not a number" in bad.text
         after = await m.get("/console/outreach")
@@ -79,7 +73,7 @@ async def test_sequences_messages_and_the_suppression_list(
         page = await o.get("/console/outreach")
         entry = re.search(r"/console/outreach/suppressions/([^/\"]+)/remove", page.text)
         assert entry is not None
-        removed = await o.post(entry.group(0), data={"csrf_token": _csrf(page.text)})
+        removed = await o.post(entry.group(0), data={"csrf_token": form_token(page)})
         assert removed.status_code == 303
         assert "The list is empty." in (await o.get("/console/outreach")).text
     assert len(await audit_entries(db, tenant.id, "outreach.suppression.removed")) == 1

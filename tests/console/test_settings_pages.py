@@ -9,15 +9,9 @@ from typing import Any
 import httpx
 
 from eal.db.engine import Database
-from tests.console.support import add_user, browser, sign_in
+from tests.console.support import add_user, browser, form_token, sign_in
 from tests.factories import Factory
 from tests.support import audit_entries
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
 
 
 async def test_owners_manage_users_and_keys(
@@ -32,14 +26,14 @@ async def test_owners_manage_users_and_keys(
         assert 'href="/console/settings"' not in today.text
         assert (await m.get("/console/settings")).status_code == 403
         forged = await m.post(
-            "/console/settings/keys", data={"csrf_token": _csrf(today.text), "scope": "admin"}
+            "/console/settings/keys", data={"csrf_token": form_token(today), "scope": "admin"}
         )
         assert forged.status_code == 403
     async with browser(app) as o:
         await sign_in(o, owner)
         shown = await o.get("/console/settings")
         assert shown.status_code == 200 and "manager@settings.example" in shown.text
-        csrf = _csrf(shown.text)
+        csrf = form_token(shown)
         added = await o.post(
             "/console/settings/users",
             data={"csrf_token": csrf, "email": "Crew@Settings.example", "role": "staff"},
@@ -94,7 +88,7 @@ async def test_owners_manage_users_and_keys(
             assert crew_id is not None
             disabled = await o2.post(
                 f"/console/settings/users/{crew_id.group(1)}/disable",
-                data={"csrf_token": _csrf(page.text)},
+                data={"csrf_token": form_token(page)},
             )
             assert disabled.status_code == 303
         # The disabled user's session ends with their next request.
@@ -124,7 +118,7 @@ async def test_webhook_deliveries_and_redelivery(
         assert page.status_code == 200 and "lead.created" in page.text
         action = re.search(r'action="(/console/settings/webhooks/[^"]+/redeliver)"', page.text)
         assert action is not None
-        again = await o.post(action.group(1), data={"csrf_token": _csrf(page.text)})
+        again = await o.post(action.group(1), data={"csrf_token": form_token(page)})
         assert again.status_code == 303
         assert "Queued for delivery again" in (await o.get(again.headers["location"])).text
         assert (await o.get("/console/settings/webhooks/not-a-uuid")).status_code == 404

@@ -11,7 +11,7 @@ from eal.api.routing import api_router
 from eal.audit import service as audit
 from eal.audit.endpoints import SOURCES, AuditExportResponse
 from eal.audit.service import AuditFilters
-from eal.console.web import LOGIN, current_session, day_range, page, redirect
+from eal.console.web import day_range, page, signed_in
 
 router = api_router(include_in_schema=False)
 
@@ -38,9 +38,9 @@ async def audit_page(
     cursor: str | None = None,
 ) -> Response:
     """Audit entries, newest first, by action, source and date."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     filters = _filters(action, source, start, end)
     listed = await audit.list_entries(
         request.state.tx, filters, await page_query(cursor=cursor or None)
@@ -74,8 +74,8 @@ async def audit_export(
     end: str | None = None,
 ) -> Response:
     """Every matching entry as CSV (the API's export, oldest first)."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     filters = _filters(action, source, start, end)
     return AuditExportResponse(runtime_of(request).db, session.organization_id, filters)

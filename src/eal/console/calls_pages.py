@@ -20,16 +20,7 @@ from eal.api.routing import api_router
 from eal.auth.scopes import Scope
 from eal.calls import service as calls
 from eal.calls.schemas import CallOut, CallPatch, ClassificationFilter, DispatchAction
-from eal.console.web import (
-    LOGIN,
-    check_csrf,
-    current_session,
-    day_range,
-    form,
-    page,
-    redirect,
-    require_role,
-)
+from eal.console.web import day_range, form_post, page, redirect, signed_in
 from eal.errors import Conflict, ValidationFailed
 
 router = api_router(accepts_form=True, include_in_schema=False)
@@ -63,9 +54,9 @@ async def calls_page(
     cursor: str | None = None,
 ) -> Response:
     """Calls, newest first, filtered by classification, urgency, dispatch action and date."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     chosen = {
         "classification": classification if classification in FILTERS else None,
         "urgency": urgency if urgency in URGENCIES else None,
@@ -139,10 +130,9 @@ def _call_page(request: Request, call: CallOut, *, status: int = 200, **context:
 @router.get("/console/calls/{call_id}")
 async def call_page(request: Request, call_id: str) -> Response:
     """One call: transcript, classification with its reason, the dispatch decision."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     row = await calls.get_row(request.state.tx, calls.parse_call_id(call_id))
     return _call_page(request, _call_out(request, row))
 
@@ -150,13 +140,10 @@ async def call_page(request: Request, call_id: str) -> Response:
 @router.post("/console/calls/{call_id}/dispatch")
 async def dispatch_call(request: Request, call_id: str) -> Response:
     """Dispatch by hand a call the rules held back (managers and owners)."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
-    fields = await form(request)
-    check_csrf(session, request, fields)
-    require_role(session, Scope.WRITE)
+    posted = await form_post(request, Scope.WRITE)
+    if isinstance(posted, Response):
+        return posted
+    session, _fields = posted
     tx = request.state.tx
     uid = calls.parse_call_id(call_id)
     reason = f"dispatched by hand by {session.who}"
@@ -171,12 +158,10 @@ async def dispatch_call(request: Request, call_id: str) -> Response:
 @router.post("/console/calls/{call_id}/classification")
 async def correct_call(request: Request, call_id: str) -> Response:
     """Correct the classification (staff and up); audited like the API's PATCH."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
-    fields = await form(request)
-    check_csrf(session, request, fields)
+    posted = await form_post(request, Scope.READ)
+    if isinstance(posted, Response):
+        return posted
+    _session, fields = posted
     tx = request.state.tx
     uid = calls.parse_call_id(call_id)
     qualified = {"yes": True, "no": False}.get(fields.get("qualified", ""))

@@ -18,11 +18,12 @@ from starlette.responses import Response
 from eal.api.deps import runtime_of
 from eal.api.paging import page_query
 from eal.api.routing import api_router
+from eal.auth.scopes import Scope
 from eal.claims import service as claims
 from eal.claims.endpoints import claim_out
 from eal.claims.responses import ClaimOut
 from eal.claims.schemas import ClaimReviewRequest, ClaimStatus, DecisionKind
-from eal.console.web import LOGIN, check_csrf, current_session, form, page, redirect
+from eal.console.web import form_post, page, redirect, signed_in
 from eal.errors import AppError
 
 router = api_router(accepts_form=True, include_in_schema=False)
@@ -47,9 +48,9 @@ async def claims_page(
     request: Request, status: str | None = None, cursor: str | None = None
 ) -> Response:
     """Claims, newest first, by status."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     chosen = status if status in ClaimStatus._value2member_map_ else None
     listed = await claims.list_claims(
         request.state.tx, await page_query(cursor=cursor or None), status=chosen
@@ -99,10 +100,9 @@ async def _claim_page(
 @router.get("/console/claims/{claim_id}")
 async def claim_page(request: Request, claim_id: str) -> Response:
     """One claim: its rooms with photos and scope lines, each with its evidence."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     claim = await claim_out(request.state.tx, runtime_of(request), claim_id)
     return await _claim_page(request, claim)
 
@@ -110,12 +110,10 @@ async def claim_page(request: Request, claim_id: str) -> Response:
 @router.post("/console/claims/{claim_id}/lines/{item_id}")
 async def decide_line(request: Request, claim_id: str, item_id: str) -> Response:
     """Approve, edit or reject one line (staff and up)."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
-    fields = await form(request)
-    check_csrf(session, request, fields)
+    posted = await form_post(request, Scope.READ)
+    if isinstance(posted, Response):
+        return posted
+    _session, fields = posted
     decision: dict[str, Any] = {"scope_item_id": item_id, "decision": fields.get("decision")}
     if fields.get("decision") == DecisionKind.EDIT:
         decision["qty"] = fields.get("qty") or None

@@ -19,15 +19,7 @@ from eal.api.deps import runtime_of
 from eal.api.paging import page_query
 from eal.api.routing import api_router
 from eal.auth.scopes import Scope
-from eal.console.web import (
-    LOGIN,
-    check_csrf,
-    current_session,
-    form,
-    page,
-    redirect,
-    require_role,
-)
+from eal.console.web import form_post, page, redirect, signed_in
 from eal.content import publishing
 from eal.content import service as content
 from eal.content.schemas import Channel, ContentPatch, ContentStatus, ContentType, PublishRequest
@@ -62,9 +54,9 @@ async def content_list_page(
     request: Request, type: str | None = None, status: str | None = None, cursor: str | None = None
 ) -> Response:
     """Content items, newest first, by type and status."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     chosen_type = type if type in ContentType._value2member_map_ else None
     chosen_status = status if status in ContentStatus._value2member_map_ else None
     listed = await content.list_content(
@@ -116,28 +108,16 @@ async def _item_page(
 @router.get("/console/content/{content_id}")
 async def content_item_page(request: Request, content_id: str) -> Response:
     """One item: its text, review, checks and publications, with what may be done to it."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     return await _item_page(request, content_id, notice=request.query_params.get("done") or None)
-
-
-async def _acting(request: Request, scope: Scope) -> tuple[Any, dict[str, str]] | Response:
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
-    fields = await form(request)
-    check_csrf(session, request, fields)
-    require_role(session, scope)
-    return session, fields
 
 
 @router.post("/console/content/{content_id}/edit")
 async def edit_content(request: Request, content_id: str) -> Response:
     """Save new text (managers and owners); the previous text becomes a revision."""
-    acting = await _acting(request, Scope.WRITE)
+    acting = await form_post(request, Scope.WRITE)
     if isinstance(acting, Response):
         return acting
     _, fields = acting
@@ -171,7 +151,7 @@ async def edit_content(request: Request, content_id: str) -> Response:
 @router.post("/console/content/{content_id}/approve")
 async def approve_content(request: Request, content_id: str) -> Response:
     """The owner's approval of a reply that waited for it."""
-    acting = await _acting(request, Scope.ADMIN)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     try:
@@ -186,7 +166,7 @@ async def approve_content(request: Request, content_id: str) -> Response:
 @router.post("/console/content/{content_id}/publish")
 async def publish_content(request: Request, content_id: str) -> Response:
     """Publish now to the chosen channels (managers and owners); one result per channel."""
-    acting = await _acting(request, Scope.WRITE)
+    acting = await form_post(request, Scope.WRITE)
     if isinstance(acting, Response):
         return acting
     _, fields = acting

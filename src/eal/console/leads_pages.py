@@ -17,15 +17,7 @@ from eal.api.deps import runtime_of
 from eal.api.paging import page_query
 from eal.api.routing import api_router
 from eal.auth.scopes import Scope
-from eal.console.web import (
-    LOGIN,
-    check_csrf,
-    current_session,
-    form,
-    page,
-    redirect,
-    require_role,
-)
+from eal.console.web import form_post, page, redirect, signed_in
 from eal.errors import AppError, BadGateway, NotFound
 from eal.kit.paging import PageQuery
 from eal.leads import crm_sync
@@ -60,9 +52,9 @@ async def board_page(
     request: Request, stage: str | None = None, cursor: str | None = None, q: str | None = None
 ) -> Response:
     """The pipeline: a column per stage (newest leads first), one stage's pages, or a search."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     tx = request.state.tx
     text = (q or "").strip()[:100]
     if text:
@@ -101,12 +93,10 @@ async def board_page(
 @router.post("/console/leads/{lead_id}/stage")
 async def move_lead(request: Request, lead_id: str) -> Response:
     """Move a lead to another stage (managers and owners)."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    fields = await form(request)
-    check_csrf(session, request, fields)
-    require_role(session, Scope.WRITE)
+    posted = await form_post(request, Scope.WRITE)
+    if isinstance(posted, Response):
+        return posted
+    _session, fields = posted
     stage = fields.get("stage", "")
     if stage not in PipelineStage._value2member_map_:
         raise NotFound(f"No pipeline stage {stage!r}.")
@@ -137,22 +127,19 @@ async def _lead_page(
 @router.get("/console/leads/{lead_id}")
 async def lead_page(request: Request, lead_id: str) -> Response:
     """One lead: contact, score with its reasons, CRM sync state."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     return await _lead_page(request, _lead_id(lead_id))
 
 
 @router.post("/console/leads/{lead_id}/push")
 async def push_lead(request: Request, lead_id: str) -> Response:
     """Push the lead to the organization's CRM (managers and owners)."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
-    check_csrf(session, request, await form(request))
-    require_role(session, Scope.WRITE)
+    posted = await form_post(request, Scope.WRITE)
+    if isinstance(posted, Response):
+        return posted
+    _session, _ = posted
     uid = _lead_id(lead_id)
     runtime = runtime_of(request)
     env = crm_sync.PushEnvironment(db=runtime.db, secret_box=runtime.secret_box, http=runtime.http)

@@ -24,15 +24,7 @@ from eal.api.deps import runtime_of
 from eal.api.routing import api_router
 from eal.auth.scopes import Scope
 from eal.calls.settings import DAYS, DEFAULT_BUSINESS_HOURS
-from eal.console.web import (
-    LOGIN,
-    check_csrf,
-    current_session,
-    form,
-    page,
-    redirect,
-    require_role,
-)
+from eal.console.web import form_post, page, redirect, signed_in
 from eal.errors import AppError, NotFound
 from eal.organizations import service as organizations
 from eal.organizations.schemas import IntegrationsIn, SettingsIn
@@ -202,22 +194,10 @@ async def _settings_page(request: Request, *, status: int = 200, **context: Any)
     )
 
 
-async def _owner(request: Request, *, post: bool) -> tuple[Any, dict[str, str]] | Response:
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
-    fields = await form(request) if post else {}
-    if post:
-        check_csrf(session, request, fields)
-    require_role(session, Scope.ADMIN)
-    return session, fields
-
-
 @router.get("/console/settings/organization")
 async def org_settings_page(request: Request) -> Response:
     """Name, time zone, profile and integrations."""
-    acting = await _owner(request, post=False)
+    acting = await signed_in(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     return await _settings_page(request, notice=request.query_params.get("done") or None)
@@ -265,7 +245,7 @@ async def _save(
 @router.post("/console/settings/organization/general")
 async def save_general(request: Request) -> Response:
     """The organization's name, time zone, locale, phone and website."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     _, fields = acting
@@ -287,7 +267,7 @@ async def save_general(request: Request) -> Response:
 @router.post("/console/settings/organization/dispatch")
 async def save_dispatch(request: Request) -> Response:
     """What happens to a classified call: auto-dispatch, after hours, the callback text."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     _, fields = acting
@@ -302,7 +282,7 @@ async def save_dispatch(request: Request) -> Response:
 @router.post("/console/settings/organization/service-area")
 async def save_service_area(request: Request) -> Response:
     """The postal codes served, or a center postal code and a radius."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     _, fields = acting
@@ -329,7 +309,7 @@ async def save_service_area(request: Request) -> Response:
 @router.post("/console/settings/organization/business-hours")
 async def save_business_hours(request: Request) -> Response:
     """Opening hours per day, in the organization's time zone."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     _, fields = acting
@@ -350,7 +330,7 @@ async def save_business_hours(request: Request) -> Response:
 @router.post("/console/settings/organization/integrations/{key}")
 async def save_integration(request: Request, key: str) -> Response:
     """One integration's settings; a blank secret keeps the stored one."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     _, fields = acting

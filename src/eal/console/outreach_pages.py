@@ -16,15 +16,7 @@ from starlette.responses import Response
 from eal.api.paging import page_query
 from eal.api.routing import api_router
 from eal.auth.scopes import Scope
-from eal.console.web import (
-    LOGIN,
-    check_csrf,
-    current_session,
-    form,
-    page,
-    redirect,
-    require_role,
-)
+from eal.console.web import form_post, page, redirect, signed_in
 from eal.errors import AppError
 from eal.kit.paging import PageQuery
 from eal.outreach import sequences
@@ -68,19 +60,18 @@ async def _outreach_page(request: Request, *, status: int = 200, **context: Any)
 @router.get("/console/outreach")
 async def outreach_page(request: Request) -> Response:
     """Sequences, the suppression list and recent messages."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     return await _outreach_page(request, notice=request.query_params.get("done") or None)
 
 
 @router.get("/console/outreach/sequences/{sequence_id}")
 async def sequence_page(request: Request, sequence_id: str, cursor: str | None = None) -> Response:
     """One sequence: its steps, stats and enrollments."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     tx = request.state.tx
     sequence = await sequences.get_sequence(tx, sequence_id)
     enrollments = await sequences.list_enrollments(
@@ -100,13 +91,10 @@ async def sequence_page(request: Request, sequence_id: str, cursor: str | None =
 @router.post("/console/outreach/suppressions")
 async def add_suppression(request: Request) -> Response:
     """Block every outbound message to an address or number (managers and owners)."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
-    fields = await form(request)
-    check_csrf(session, request, fields)
-    require_role(session, Scope.WRITE)
+    posted = await form_post(request, Scope.WRITE)
+    if isinstance(posted, Response):
+        return posted
+    _session, fields = posted
     values = {"channel": fields.get("channel"), "address": fields.get("address", "").strip()}
     try:
         body = SuppressionCreate.model_validate({**values, "reason": "manual"})
@@ -127,11 +115,9 @@ async def add_suppression(request: Request) -> Response:
 @router.post("/console/outreach/suppressions/{suppression_id}/remove")
 async def remove_suppression(request: Request, suppression_id: str) -> Response:
     """Let messages go to an address again (owners only; audited)."""
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    fields = await form(request)
-    check_csrf(session, request, fields)
-    require_role(session, Scope.ADMIN)
+    posted = await form_post(request, Scope.ADMIN)
+    if isinstance(posted, Response):
+        return posted
+    _session, _fields = posted
     await outreach.remove_suppression(request.state.tx, suppression_id)
     return redirect("/console/outreach?done=removed#suppressions")

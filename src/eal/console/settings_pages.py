@@ -21,15 +21,7 @@ from eal.apikeys.service import create_api_key, revoke_api_key
 from eal.auth.scopes import Scope
 from eal.console import service
 from eal.console.roles import Role
-from eal.console.web import (
-    LOGIN,
-    check_csrf,
-    current_session,
-    form,
-    page,
-    redirect,
-    require_role,
-)
+from eal.console.web import form_post, page, redirect, signed_in
 from eal.errors import AppError, NotFound
 from eal.kit.identity import Environment
 from eal.kit.paging import PageQuery
@@ -66,22 +58,10 @@ async def _settings_page(request: Request, *, status: int = 200, **context: Any)
     )
 
 
-async def _owner(request: Request, *, post: bool) -> tuple[Any, dict[str, str]] | Response:
-    session = await current_session(request)
-    if session is None:
-        return redirect(LOGIN)
-    request.state.console_session = session
-    fields = await form(request) if post else {}
-    if post:
-        check_csrf(session, request, fields)
-    require_role(session, Scope.ADMIN)
-    return session, fields
-
-
 @router.get("/console/settings")
 async def settings_page(request: Request) -> Response:
     """Users, API keys and webhook endpoints."""
-    acting = await _owner(request, post=False)
+    acting = await signed_in(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     return await _settings_page(request, notice=request.query_params.get("done") or None)
@@ -90,7 +70,7 @@ async def settings_page(request: Request) -> Response:
 @router.post("/console/settings/users")
 async def add_user(request: Request) -> Response:
     """Add a console user; their one-time sign-in link is shown once."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     _, fields = acting
@@ -116,7 +96,7 @@ async def add_user(request: Request) -> Response:
 @router.post("/console/settings/users/{user_id}/disable")
 async def disable_user(request: Request, user_id: str) -> Response:
     """Stop a user from signing in (their sessions end too)."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     session, _ = acting
@@ -132,7 +112,7 @@ async def disable_user(request: Request, user_id: str) -> Response:
 @router.post("/console/settings/keys")
 async def add_key(request: Request) -> Response:
     """Issue an API key; its secret is shown once."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     session, fields = acting
@@ -156,7 +136,7 @@ async def add_key(request: Request) -> Response:
 @router.post("/console/settings/keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: str) -> Response:
     """Revoke an API key: it stops working with the next request."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     await revoke_api_key(request.state.tx, _uuid(key_id, "API key"))
@@ -166,10 +146,9 @@ async def revoke_key(request: Request, key_id: str) -> Response:
 @router.get("/console/settings/webhooks/{webhook_id}")
 async def webhook_page(request: Request, webhook_id: str, cursor: str | None = None) -> Response:
     """One endpoint's deliveries, newest first, with redelivery."""
-    acting = await _owner(request, post=False)
-    if isinstance(acting, Response):
-        return acting
-    session, _ = acting
+    session = await signed_in(request, Scope.ADMIN)
+    if isinstance(session, Response):
+        return session
     tx = request.state.tx
     uid = _uuid(webhook_id, "webhook endpoint")
     endpoint = await webhooks.get_webhook(tx, uid)
@@ -189,7 +168,7 @@ async def webhook_page(request: Request, webhook_id: str, cursor: str | None = N
 @router.post("/console/settings/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
 async def redeliver(request: Request, webhook_id: str, delivery_id: str) -> Response:
     """Send one delivery again."""
-    acting = await _owner(request, post=True)
+    acting = await form_post(request, Scope.ADMIN)
     if isinstance(acting, Response):
         return acting
     await webhooks.redeliver(request.state.tx, _uuid(webhook_id, "webhook endpoint"), delivery_id)

@@ -164,6 +164,32 @@ async def current_session(request: Request) -> service.Session | None:
     return session
 
 
+async def signed_in(request: Request, scope: Scope | None = None) -> service.Session | Response:
+    """The request's session (kept as `request.state.console_session` for the page), or the
+    redirect to the sign-in page; with `scope`, a role that may not do it is refused (403)."""
+    session = await current_session(request)
+    if session is None:
+        return redirect(LOGIN)
+    request.state.console_session = session
+    if scope is not None:
+        require_role(session, scope)
+    return session
+
+
+async def form_post(
+    request: Request, scope: Scope
+) -> tuple[service.Session, dict[str, str]] | Response:
+    """A form sent by a signed-in session: its fields, once its CSRF token is checked and its
+    role may do what `scope` allows (403 otherwise); or the redirect to sign in."""
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
+    fields = await form(request)
+    check_csrf(session, request, fields)
+    require_role(session, scope)
+    return session, fields
+
+
 def bind_session(request: Request, session: service.Session) -> None:
     """Bind a session just opened to the request's transaction."""
     _bind(request.state.tx, request, session)
