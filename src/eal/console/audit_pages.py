@@ -11,7 +11,7 @@ from eal.api.routing import api_router
 from eal.audit import service as audit
 from eal.audit.endpoints import SOURCES, AuditExportResponse
 from eal.audit.service import AuditFilters
-from eal.console.web import day_range, page, signed_in
+from eal.console.web import day_range, filter_query, page, signed_in
 
 router = api_router(include_in_schema=False)
 
@@ -51,7 +51,7 @@ async def audit_page(
         "start": start or None,
         "end": end or None,
     }
-    query = "&".join(f"{k}={v}" for k, v in chosen.items() if v)
+    query = filter_query(chosen)
     return page(
         request,
         "audit.html",

@@ -20,7 +20,7 @@ from eal.api.routing import api_router
 from eal.auth.scopes import Scope
 from eal.calls import service as calls
 from eal.calls.schemas import CallOut, CallPatch, ClassificationFilter, DispatchAction
-from eal.console.web import day_range, form_post, page, redirect, signed_in
+from eal.console.web import day_range, filter_query, form_post, page, redirect, signed_in
 from eal.errors import Conflict, ValidationFailed
 
 router = api_router(accepts_form=True, include_in_schema=False)
@@ -78,7 +78,7 @@ async def calls_page(
         start_at=start_at,
         end_at=end_at,
     )
-    query = "&".join(f"{k}={v}" for k, v in chosen.items() if v)
+    query = filter_query(chosen)
     return page(
         request,
         "calls.html",

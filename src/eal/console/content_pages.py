@@ -19,7 +19,7 @@ from eal.api.deps import runtime_of
 from eal.api.paging import page_query
 from eal.api.routing import api_router
 from eal.auth.scopes import Scope
-from eal.console.web import form_post, page, redirect, signed_in
+from eal.console.web import filter_query, form_post, page, redirect, signed_in
 from eal.content import publishing
 from eal.content import service as content
 from eal.content.schemas import Channel, ContentPatch, ContentStatus, ContentType, PublishRequest
@@ -66,7 +66,7 @@ async def content_list_page(
         status=chosen_status,
         channel=None,
     )
-    query = "&".join(f"{k}={v}" for k, v in (("type", chosen_type), ("status", chosen_status)) if v)
+    query = filter_query({"type": chosen_type, "status": chosen_status})
     return page(
         request,
         "content_list.html",

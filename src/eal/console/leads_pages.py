@@ -17,7 +17,7 @@ from eal.api.deps import runtime_of
 from eal.api.paging import page_query
 from eal.api.routing import api_router
 from eal.auth.scopes import Scope
-from eal.console.web import form_post, page, redirect, signed_in
+from eal.console.web import form_post, page, redirect, signed_in, uuid_or_404
 from eal.errors import AppError, BadGateway, NotFound
 from eal.kit.paging import PageQuery
 from eal.leads import crm_sync
@@ -41,10 +41,7 @@ SEARCH_LIMIT = 50
 
 
 def _lead_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError as exc:
-        raise NotFound(f"Lead {text} not found.") from exc
+    return uuid_or_404(text, f"Lead {text} not found.")
 
 
 @router.get("/console/leads")

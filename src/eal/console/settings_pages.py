@@ -21,8 +21,8 @@ from eal.apikeys.service import create_api_key, revoke_api_key
 from eal.auth.scopes import Scope
 from eal.console import service
 from eal.console.roles import Role
-from eal.console.web import form_post, page, redirect, signed_in
-from eal.errors import AppError, NotFound
+from eal.console.web import form_post, page, redirect, signed_in, uuid_or_404
+from eal.errors import AppError
 from eal.kit.identity import Environment
 from eal.kit.paging import PageQuery
 from eal.webhooks import service as webhooks
@@ -33,10 +33,7 @@ KEYS_SHOWN = 100
 
 
 def _uuid(text: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError as exc:
-        raise NotFound(f"No such {what}.") from exc
+    return uuid_or_404(text, f"No such {what}.")
 
 
 async def _settings_page(request: Request, *, status: int = 200, **context: Any) -> Response:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from datetime import UTC, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -29,7 +30,7 @@ from eal.auth.scopes import Scope
 from eal.console import service
 from eal.console.roles import Role, role_allows
 from eal.db.tx import Tx
-from eal.errors import AppError, Forbidden, InvalidRequest
+from eal.errors import AppError, Forbidden, InvalidRequest, NotFound
 from eal.kit.identity import Actor, Source
 from eal.logging import bind_organization
 
@@ -269,6 +270,20 @@ def day_range(start: str | None, end: str | None) -> tuple[datetime | None, date
     if start_at and end_at and start_at > end_at:
         raise InvalidRequest("From must not be after To.")
     return start_at, end_at
+
+
+def filter_query(chosen: dict[str, str | None]) -> str:
+    """The filters chosen on a list page as a query string (for its next-page and export
+    links), each value URL-encoded; unset filters are left out."""
+    return urlencode({name: value for name, value in chosen.items() if value})
+
+
+def uuid_or_404(text: str, message: str) -> uuid.UUID:
+    """A UUID path segment, or a 404 page saying `message` (it names nothing)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError as exc:
+        raise NotFound(message) from exc
 
 
 def role_label(role: Role) -> str:
