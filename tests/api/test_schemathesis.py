@@ -250,11 +250,14 @@ def _fit_claim(path: str, body: dict[str, Any]) -> None:
             room["name"] = f"Room {index}"
             room.pop("photo_ids", None)
             dimensions = room.get("dimensions")
-            rectangle = isinstance(dimensions, dict) and {"length_ft", "width_ft"} <= set(
-                dimensions
-            )
-            if isinstance(dimensions, dict) and ("walls_ft" in dimensions or not rectangle):
-                for name in ("length_ft", "width_ft"):
+            if not isinstance(dimensions, dict):
+                continue
+            # A null is as good as left out: a rectangle needs both sides given.
+            sides = ("length_ft", "width_ft")
+            if all(dimensions.get(name) is not None for name in sides):
+                dimensions.pop("walls_ft", None)
+            else:
+                for name in sides:
                     dimensions.pop(name, None)
                 dimensions["walls_ft"] = [12, 10, 12, 10]
     if path.endswith("/drying-log"):

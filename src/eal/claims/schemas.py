@@ -163,7 +163,10 @@ class ReadingIn(StrictBody):
     surface: Name
     location: Text200 | None = None
     reading: Annotated[float, Field(ge=0, le=100_000)]
-    meter_scale: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    meter_scale: (
+        Annotated[str, Field(min_length=1, max_length=50, json_schema_extra={"pattern": NON_BLANK})]
+        | None
+    ) = None
     dry_standard: Annotated[float, Field(ge=0, le=100_000)] | None = None
     taken_at: TimestampIn | None = None
 
@@ -220,12 +223,22 @@ class ClaimCreate(StrictBody):
 
     loss_type: LossType
     source: ClaimSource | None = None
-    job_external_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    job_external_ref: (
+        Annotated[
+            str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": NON_BLANK})
+        ]
+        | None
+    ) = None
     rooms: Rooms | None = None
     water_category: Annotated[int, Field(ge=1, le=3)] | None = None
     water_class: Annotated[int, Field(ge=1, le=4)] | None = None
     date_of_loss: DateIn | None = None
-    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    address: (
+        Annotated[
+            str, Field(min_length=1, max_length=500, json_schema_extra={"pattern": NON_BLANK})
+        ]
+        | None
+    ) = None
     location: Location | None = None
 
     model_config = {
@@ -338,7 +351,15 @@ class DryingLogIn(StrictBody):
 class UploadFile(StrictBody):
     """One file the client is about to upload."""
 
-    filename: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
+    # No path separators or control characters, and not blank (bodies are stripped first).
+    filename: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=255,
+            pattern=r"^[^/\\\x00-\x1f]*[^/\\\x00-\x1f\s\x85][^/\\\x00-\x1f]*$",
+        ),
+    ]
     content_type: Literal["image/jpeg", "image/png", "image/heic", "image/heif"]
     size: Annotated[int, Field(ge=1, le=25 * 1024 * 1024)]
 

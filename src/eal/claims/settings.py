@@ -36,10 +36,16 @@ def _override_type(path: str, key: str, value: Any) -> Any:
     if isinstance(value, dict):
         return _overrides_model(path, value)
     if isinstance(value, str):
-        return Literal[DEHUMIDIFIER_KINDS] if key == "kind" else Annotated[str, Field(min_length=1)]
+        return (
+            Literal[DEHUMIDIFIER_KINDS]
+            if key == "kind"
+            else Annotated[str, Field(min_length=1, json_schema_extra={"pattern": NON_BLANK})]
+        )
     if isinstance(value, list):
         item: Any = (
-            Annotated[str, Field(min_length=1, max_length=100)]
+            Annotated[
+                str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": NON_BLANK})
+            ]
             if isinstance(value[0], str)
             else Annotated[int, Field(gt=0, le=1200)]
         )
