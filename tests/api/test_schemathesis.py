@@ -85,6 +85,9 @@ def _resources(http: httpx.Client, world: World) -> dict[str, str]:
 
     kept, doomed = webhook(), webhook()
     lead = created(http.post("/api/v1/leads", json={"email": "dana@example.com"}))
+    # Review requests get a lead of their own: the drawn PATCH /leads cases change the shared
+    # one (to won, to an address another case suppresses), which no schema can foresee.
+    reviewed = created(http.post("/api/v1/leads", json={"email": "review-only@example.com"}))
     deliveries = http.get(f"/api/v1/webhooks/{kept}/deliveries").json()["data"]
     child = created(http.post("/api/v1/organizations", json={"name": "Schemathesis Child"}))
     sent = http.post(
@@ -140,6 +143,7 @@ def _resources(http: httpx.Client, world: World) -> dict[str, str]:
         "enrollment_id:delete": enrollments[1],
         "organization_id": str(world.organization_id),
         "lead_id": lead["id"],
+        "review_lead_id": reviewed["id"],
         "prospect_id": prospect["id"],
         "webhook_id": kept,
         "webhook_id:delete": doomed,
@@ -194,7 +198,7 @@ def _fit_body(method: str, path: str, body: dict[str, Any], live: Live) -> dict[
     if path == "/api/v1/outreach/send" and body.get("lead_id"):
         body["lead_id"] = live.ids["lead_id"]  # a lead of the organization
     if path == "/api/v1/reviews/request":
-        body["lead_id"] = live.ids["lead_id"]  # a lead of the organization (not won: a 409)
+        body["lead_id"] = live.ids["review_lead_id"]  # never won: a 409
     if path == "/api/v1/prospects/qualify" and body.get("prospect_id"):
         body["prospect_id"] = live.ids["prospect_id"]  # a prospect of the organization
     if path in ("/api/v1/outreach/send", "/api/v1/outreach/suppressions"):
