@@ -95,7 +95,7 @@ def create_app(
         # Registered only when asked for: otherwise /metrics is the API's usual 404.
         @app.get("/metrics", include_in_schema=False)
         async def prometheus_metrics() -> Response:
-            return Response(await metrics.scrape(), media_type=metrics.CONTENT_TYPE)
+            return Response(await metrics.scrape(), media_type=metrics.content_type())
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:

@@ -1,12 +1,19 @@
-"""Every test here starts with no delivery or job of an earlier test still open."""
+"""Every test here counts (metrics on) and starts with no delivery or job still open."""
 
 from __future__ import annotations
 
 import pytest
 
+from eal import metrics
 from eal.db.engine import Database
 from tests.jobs.support import drop_earlier_jobs
 from tests.webhooks.support import settle_earlier_deliveries
+
+
+@pytest.fixture(autouse=True)
+def _counting() -> None:
+    # What the app and the worker do at start-up when metrics are on.
+    metrics.enable()
 
 
 @pytest.fixture(autouse=True)

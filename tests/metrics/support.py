@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from eal.app import create_app
 from eal.config import Settings
-from eal.metrics import REGISTRY
+from eal.metrics.collectors import REGISTRY
 
 
 def value(name: str, **labels: str) -> float:

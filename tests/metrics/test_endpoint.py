@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
 import pytest
 from sqlalchemy.engine import URL
 
 from eal.config import Settings
 from eal.db.engine import Database
-from eal.metrics import CONTENT_TYPE, STATE, UNMATCHED_ROUTE, scrape
+from eal.metrics import UNMATCHED_ROUTE, scrape
+from eal.metrics.collectors import CONTENT_TYPE, STATE
 from tests.cli.servers import free_port
 from tests.factories import Factory
 from tests.jobs.support import defer_for, unique_name
@@ -137,3 +141,26 @@ def test_the_metrics_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EAL_METRICS_PORT", "70000")
     with pytest.raises(ValueError, match="EAL_METRICS_PORT"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_with_metrics_off_a_process_counts_nothing_and_never_loads_prometheus() -> None:
+    # A fresh interpreter: in this one the fixtures have turned counting on.
+    script = """
+import sys
+from eal import metrics
+from eal.app import create_app
+from eal.config import Settings
+import eal.worker.main
+
+create_app(Settings(database_url="postgresql://u@127.0.0.1:1/x"), run_worker=True)
+metrics.count_send("sms", "sent")
+metrics.observe_job("calls.classify", "done", 0.01)
+assert not metrics.enabled()
+assert "prometheus_client" not in sys.modules, "prometheus_client was imported"
+metrics.enable()
+assert metrics.enabled() and "prometheus_client" in sys.modules
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr

@@ -28,10 +28,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import structlog
 
-from eal.db.embedded import EmbeddedServer, EmbeddedServerError
+if TYPE_CHECKING:
+    from eal.db.embedded import EmbeddedServer
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +96,9 @@ class EmbeddedSupervisor:
             data_dir=str(self.server.data_dir),
             pid=self.server.postmaster_pid,
         )
+        # Imported here: a process on an external server never loads the embedded one's code.
+        from eal.db.embedded import EmbeddedServerError
+
         pause = self.first_retry
         attempts = 0
         reported_at: float | None = None

@@ -8,6 +8,10 @@ commas, `EAL_DATA_DIR/secret.key` one per line. The newest key encrypts, every
 key decrypts, so a new key can be introduced before what it replaces is
 re-encrypted (`eal secrets rotate`). Any string is key material: each key is
 stretched with SHA-256 into a Fernet key, as a single key always was.
+
+`cryptography` is imported on the first encryption or decryption, not with this
+module: its bindings (OpenSSL linked in) hold about 6 MB of every process's
+memory, and a server or worker that stores no tenant secret never needs them.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ import hmac
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet, MultiFernet
 
 KEY_FILE_NAME = "secret.key"
 KEY_SEPARATOR = ","
+_UNOPENED = "stored secret cannot be decrypted with the configured keys"
 
 
 def split_keys(value: str) -> list[str]:
@@ -39,8 +47,17 @@ def split_keys(value: str) -> list[str]:
 
 
 def _fernet(key_material: str) -> Fernet:
+    from cryptography.fernet import Fernet
+
     digest = hashlib.sha256(key_material.encode("utf-8")).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _unopened() -> tuple[type[Exception], ...]:
+    """What a token no configured key opens raises (evaluated only when one is raised)."""
+    from cryptography.fernet import InvalidToken
+
+    return (InvalidToken, UnicodeError)
 
 
 class SecretBox:
@@ -64,8 +81,17 @@ class SecretBox:
             raise ValueError("no secret key configured (EAL_SECRET_KEY or secret.key is empty)")
         self._key_count = len(keys)
         self._materials = tuple(keys)
-        self._newest = _fernet(keys[0])
-        self._all = MultiFernet([self._newest, *(_fernet(k) for k in keys[1:] + legacy)])
+        self._openers = (*keys[1:], *legacy)
+
+    @cached_property
+    def _newest(self) -> Fernet:
+        return _fernet(self._materials[0])
+
+    @cached_property
+    def _all(self) -> MultiFernet:
+        from cryptography.fernet import MultiFernet
+
+        return MultiFernet([self._newest, *(_fernet(k) for k in self._openers)])
 
     @classmethod
     def from_settings(cls, secret_key: str | None, data_dir: Path) -> SecretBox:
@@ -102,14 +128,14 @@ class SecretBox:
         """Decrypt a stored secret; raises ValueError if no configured key opens it."""
         try:
             return self._all.decrypt(token.encode("ascii")).decode("utf-8")
-        except (InvalidToken, UnicodeError) as exc:
-            raise ValueError("stored secret cannot be decrypted with the configured keys") from exc
+        except _unopened() as exc:
+            raise ValueError(_UNOPENED) from exc
 
     def is_current(self, token: str) -> bool:
         """Whether the newest key opens `token` (nothing to re-encrypt)."""
         try:
             self._newest.decrypt(token.encode("ascii"))
-        except (InvalidToken, UnicodeError):
+        except _unopened():
             return False
         return True
 
@@ -120,8 +146,8 @@ class SecretBox:
         """
         try:
             return self._all.rotate(token.encode("ascii")).decode("ascii")
-        except (InvalidToken, UnicodeError) as exc:
-            raise ValueError("stored secret cannot be decrypted with the configured keys") from exc
+        except _unopened() as exc:
+            raise ValueError(_UNOPENED) from exc
 
 
 def generate_key() -> str:

@@ -25,7 +25,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import timezone as phone_timezone
 
 from eal.outreach.settings import OutreachConfig
 
@@ -277,6 +276,10 @@ def _parse(e164: str) -> phonenumbers.PhoneNumber:
 
 
 def _zone_of(number: phonenumbers.PhoneNumber, default: ZoneInfo) -> ZoneInfo:
+    # phonenumbers' time-zone table (about 1 MB in memory) loads with the first
+    # message timed, not with every process that imports the send path.
+    from phonenumbers import timezone as phone_timezone
+
     zones = phone_timezone.time_zones_for_number(number)
     if len(zones) != 1 or zones[0] == phone_timezone.UNKNOWN_TIMEZONE:
         return default

@@ -1,28 +1,14 @@
-"""Prometheus metrics: every metric of the process, in one registry of its own.
+"""The Prometheus side of `eal.metrics`: the registry, its metrics and the state collector.
 
-The registry is not prometheus_client's global one: what it holds is exactly
-what `/metrics` shows (no library registers into it by accident), and tests
-read values from it directly.
-
-Counters and histograms move at the seams where the work is already
-accounted for: the edge middleware's request line, the webhook recorder,
-the outreach sender, call classification and the job runner. What is a
-state rather than an event (the job queue's depth and age, the connection
-pools) is read when scraped: `scrape()` asks PostgreSQL about the queue
-under a short statement timeout and reads the pools' counters, and a failure
-there leaves those gauges out (and counts the failure) instead of failing
-the scrape.
-
-Labels carry no tenant and no raw path: a route is its template
-(`/api/v1/leads/{lead_id}`), and paths no route matched share one label,
-so a scanner walking random URLs cannot grow the series without bound.
+Imported by `eal.metrics.enable()` only, so a process with metrics off never
+loads prometheus_client (about 2.4 MB of memory with this module).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -32,17 +18,15 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
+from eal.metrics.labels import KNOWN_METHODS, UNMATCHED_ROUTE
+
 if TYPE_CHECKING:
-    from eal.config import Settings
     from eal.db.engine import Database
 
 log = structlog.get_logger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The media type of a scrape (Prometheus text format 0.0.4)."""
-UNMATCHED_ROUTE = "unmatched"
-"""The route label of requests no route matched (404s for unknown paths)."""
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 #: Seconds a scrape may spend asking PostgreSQL about the job queue.
 QUEUE_QUERY_TIMEOUT_SECONDS = 1.0
 
@@ -288,73 +272,3 @@ async def scrape() -> bytes:
     """The whole registry in Prometheus text format, with the state gauges read now."""
     await STATE.refresh()
     return generate_latest(REGISTRY)
-
-
-# --- a listener of its own (EAL_METRICS_PORT) ---------------------------------------------
-
-_MAX_REQUEST_HEAD = 8192
-_READ_TIMEOUT_SECONDS = 5.0
-
-
-async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        async with asyncio.timeout(_READ_TIMEOUT_SECONDS):
-            head = await reader.readuntil(b"\r\n\r\n")
-        if len(head) > _MAX_REQUEST_HEAD:
-            raise ValueError("request head too large")
-        method, _, rest = head.split(b"\r\n", 1)[0].partition(b" ")
-        path = rest.partition(b" ")[0].partition(b"?")[0]
-        if method in (b"GET", b"HEAD") and path == b"/metrics":
-            status, body, kind = b"200 OK", await scrape(), CONTENT_TYPE.encode()
-        else:
-            status, body, kind = b"404 Not Found", b"not found\n", b"text/plain; charset=utf-8"
-        writer.write(
-            b"HTTP/1.1 "
-            + status
-            + b"\r\ncontent-type: "
-            + kind
-            + b"\r\ncontent-length: "
-            + str(len(body)).encode()
-            + b"\r\nconnection: close\r\n\r\n"
-            + (b"" if method == b"HEAD" else body)
-        )
-        await writer.drain()
-    except (TimeoutError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-        pass  # not a request we answer: just close
-    except ConnectionError:
-        pass
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-
-
-async def start_metrics_server(host: str, port: int) -> asyncio.Server:
-    """Serve GET /metrics on `host:port` from the running loop until the server is closed."""
-    server = await asyncio.start_server(_answer, host, port, limit=_MAX_REQUEST_HEAD)
-    log.info("metrics_listening", host=host, port=port)
-    return server
-
-
-@contextlib.asynccontextmanager
-async def exporting(settings: Settings, db: Database) -> AsyncIterator[None]:
-    """While the block runs: report on `db`, and listen on EAL_METRICS_PORT when it is set.
-
-    Does nothing when metrics are off. A port that cannot be bound fails here,
-    at start-up, rather than leaving the operator's scrapes to fail unexplained.
-    """
-    if not settings.metrics_enabled:
-        yield
-        return
-    STATE.attach(db)
-    server = None
-    try:
-        if settings.metrics_port is not None:
-            server = await start_metrics_server(settings.metrics_host, settings.metrics_port)
-        yield
-    finally:
-        if server is not None:
-            server.close()
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
-        STATE.detach(db)
