@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# First of all: structlog and httpx are imported without rich (see eal.kit.lean).
+from eal.kit import lean  # noqa: F401
+
+# isort: split
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

@@ -7,6 +7,10 @@ lives in its own module; this one assembles them.
 
 from __future__ import annotations
 
+# First of all: structlog and httpx are imported without rich (see eal.kit.lean).
+from eal.kit import lean  # noqa: F401
+
+# isort: split
 import sys
 from typing import Annotated
 
