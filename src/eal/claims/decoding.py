@@ -126,13 +126,7 @@ def inspect_image(data: bytes, *, declared_type: str | None, max_pixels: int) ->
 
 
 def phash(image: Image.Image) -> str:
-    """imagehash's `phash(image)` as its 16 hex digits, without numpy and scipy.
-
-    The picture in gray at 32 x 32 (Lanczos), its 2-D DCT-II, the 8 x 8 lowest
-    frequencies; a bit is set where the coefficient is above their median (row-major,
-    first bit highest), so the result equals `str(imagehash.phash(image))` but for
-    coefficients that tie with the median (see below).
-    """
+    """`eal.claims.images.phash`: the 16 hex digits of the picture's perceptual hash."""
     size, low = 32, 8
     gray = image.convert("L").resize((size, size), Image.Resampling.LANCZOS)
     pixels = list(gray.tobytes())
