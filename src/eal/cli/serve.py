@@ -99,5 +99,8 @@ def worker() -> None:
     settings = settings.model_copy(
         update={"database_url": target.url.render_as_string(hide_password=False)}
     )
+    # Until the worker's loop installs its own handlers, SIGTERM exits normally
+    # (see `serve`): the embedded server is then stopped, not left running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with supervising(target.embedded):
         asyncio.run(run_forever(settings))
