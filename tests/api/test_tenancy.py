@@ -83,7 +83,7 @@ async def test_runtime_role_owns_nothing_and_cannot_bypass_rls(db):
 
 
 async def test_request_connections_run_as_the_runtime_role(db):
-    async with db.app.connect() as conn:
+    async with db.runtime_transaction() as conn:
         assert await conn.scalar(text("SELECT current_user")) == APP_ROLE
 
 
@@ -111,7 +111,7 @@ async def test_raw_queries_cannot_read_another_tenants_rows(db, factory):
 
 async def test_no_tenant_set_sees_nothing(db, factory):
     await factory.tenant("Tenant Visible To Nobody")
-    async with db.app.begin() as conn:
+    async with db.runtime_transaction() as conn:
         for table in ("organizations", "api_keys", "platform_events", "org_grants"):
             assert await conn.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
 

@@ -8,6 +8,7 @@ from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.adapters.persistence.queries import Queries
 from pgqueuer.core.qm import QueueManager
 
+from eal.db.connections import driver_of
 from eal.db.engine import Database
 
 
@@ -25,8 +26,9 @@ async def test_pgqueuer_finds_nothing_to_install_or_upgrade(db: Database) -> Non
 
 
 async def test_the_runtime_role_may_enqueue_but_not_read_payloads(db: Database) -> None:
-    async with db.app.connect() as conn:
-        driver = (await conn.get_raw_connection()).driver_connection
+    conn = await db.connections.acquire()
+    try:
+        driver = driver_of(conn)
         assert driver is not None
         transaction = driver.transaction()
         await transaction.start()
@@ -42,3 +44,5 @@ async def test_the_runtime_role_may_enqueue_but_not_read_payloads(db: Database) 
                     await driver.execute("DELETE FROM pgqueuer")
         finally:
             await transaction.rollback()  # the probe job is never kept
+    finally:
+        await db.connections.release(conn)

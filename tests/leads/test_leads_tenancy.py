@@ -84,7 +84,7 @@ async def test_row_level_security_on_lead_tables(client, factory, db):
                     text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), {"org": a.id}
                 )
     # Without a tenant nothing is visible at all.
-    async with db.app.begin() as conn:
+    async with db.runtime_transaction() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM leads")) == 0
     async with db.tenant_transaction(a.id) as conn:
         assert await conn.scalar(text("SELECT lead_score FROM leads")) == lead_a["lead_score"]

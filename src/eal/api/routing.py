@@ -14,21 +14,18 @@ stored: as soon as the auth dependency has settled who acts
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from contextlib import AsyncExitStack, suppress
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
 from eal.api.deps import runtime_of
-from eal.api.errors import fields_failed, is_database_unavailable
+from eal.api.errors import fields_failed
 from eal.auth.context import AuthContext
-from eal.db.engine import Database, driver_connection
 from eal.db.tx import Tx
 from eal.errors import UnsupportedMediaType
 from eal.kit import idempotency
@@ -106,32 +103,6 @@ def check_text_parameters(request: Request) -> None:
         raise fields_failed(problems)
 
 
-async def _open_transaction(
-    db: Database, stack: AsyncExitStack
-) -> tuple[AsyncConnection, AsyncTransaction]:
-    """A connection with its transaction already begun on the server.
-
-    BEGIN is sent before the endpoint runs (a round trip the first statement
-    would make anyway). A pooled connection the server dropped without the
-    driver noticing yet fails right here, where nothing has happened: it is
-    discarded and the request goes on with a fresh connection.
-    """
-    for attempt in (1, 2):
-        conn = await stack.enter_async_context(db.app.connect())
-        transaction = await conn.begin()
-        try:
-            await driver_connection(conn)
-        except Exception as exc:
-            if attempt == 2 or not is_database_unavailable(exc):
-                raise
-            with suppress(Exception):  # the connection is gone either way
-                await transaction.rollback()
-                await conn.invalidate()
-            continue
-        return conn, transaction
-    raise AssertionError("unreachable")
-
-
 async def authenticated(request: Request, auth: AuthContext) -> None:
     """Bind the request's settled identity to its transaction; claim its Idempotency-Key.
 
@@ -181,26 +152,25 @@ class TransactionalRoute(APIRoute):
                 request, form=self.accepts_form, csv=self.accepts_csv, files=self.accepts_files
             )
             runtime = runtime_of(request)
-            async with AsyncExitStack() as stack:
-                conn, transaction = await _open_transaction(runtime.db, stack)
+            db = runtime.db
+            conn, transaction = await db.begin_runtime()
+            commit = False
+            try:
                 tx = Tx(conn, clock=runtime.clock)
                 request.state.tx = tx
                 try:
                     response = await handler(request)
                 except idempotency.IdempotentReplay as replay:
-                    await transaction.rollback()
                     return replay.response
-                except BaseException:
-                    await transaction.rollback()
-                    raise
                 if response.status_code >= 400:
-                    await transaction.rollback()
                     return response
                 held = getattr(request.state, "idempotency", None)
                 if held is not None and hasattr(response, "body"):
                     await idempotency.store(conn, held, response, runtime.secret_box, now=tx.now())
-                await transaction.commit()
-                return response
+                commit = True
+            finally:
+                await db.end_runtime(conn, transaction, commit=commit)
+            return response
 
         return transactional_handler
 

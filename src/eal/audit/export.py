@@ -27,12 +27,12 @@ from typing import Any
 
 from sqlalchemy import literal_column
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eal.audit.models import platform_events
 from eal.audit.service import AuditFilters, filtered_entries
-from eal.db.engine import Database, driver_connection, set_tenant
+from eal.db.connections import DriverTransaction, driver_of
+from eal.db.engine import Database, set_tenant
 
 #: Bytes of CSV gathered into one chunk for the client. asyncpg hands the
 #: COPY over as it reads it, some 9 KiB at a time; relaying it piece by piece
@@ -150,35 +150,6 @@ async def _copy(driver: Any, sql: str, args: list[Any], queue: asyncio.Queue[_It
     await queue.put(_Done(str(status)))
 
 
-async def _discard(conn: AsyncConnection) -> None:
-    """Close `conn` without returning its connection to the pool."""
-    with suppress(Exception):
-        await conn.invalidate()
-    with suppress(Exception):
-        await conn.close()
-
-
-async def _tenant_connection(db: Database, organization_id: uuid.UUID) -> AsyncConnection:
-    """A runtime-role connection, its transaction begun with the tenant set.
-
-    A pooled connection the server dropped without the driver noticing fails
-    on its first statement; it is discarded and a fresh one tried, once.
-    """
-    for attempt in (1, 2):
-        conn = await db.app.connect()
-        try:
-            await conn.begin()
-            await set_tenant(conn, organization_id)
-        except BaseException as exc:
-            await _discard(conn)
-            dropped = isinstance(exc, DBAPIError) and exc.connection_invalidated
-            if attempt == 2 or not dropped:
-                raise
-            continue
-        return conn
-    raise AssertionError("unreachable")
-
-
 class AuditExport:
     """One CSV export in flight: its connection, the COPY task and the chunks between them.
 
@@ -189,9 +160,16 @@ class AuditExport:
     """
 
     def __init__(
-        self, conn: AsyncConnection, task: asyncio.Task[None], queue: asyncio.Queue[_Item]
+        self,
+        db: Database,
+        conn: AsyncConnection,
+        transaction: DriverTransaction,
+        task: asyncio.Task[None],
+        queue: asyncio.Queue[_Item],
     ) -> None:
+        self._db = db
         self._conn = conn
+        self._transaction = transaction
         self._task = task
         self._queue = queue
         self._first: _Item | None = None
@@ -212,15 +190,17 @@ class AuditExport:
         is unreachable, the query failed); nothing is left open then.
         """
         sql, args = export_query(db.app.dialect, organization_id, filters)
-        conn = await _tenant_connection(db, organization_id)
+        conn, transaction = await db.begin_runtime()
         try:
-            driver = await driver_connection(conn)
+            await set_tenant(conn, organization_id)
         except BaseException:
-            await _discard(conn)
+            await db.end_runtime(conn, transaction, commit=False)
             raise
         queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
-        task = asyncio.create_task(_copy(driver, sql, args, queue), name="audit-export-copy")
-        export = cls(conn, task, queue)
+        task = asyncio.create_task(
+            _copy(driver_of(conn), sql, args, queue), name="audit-export-copy"
+        )
+        export = cls(db, conn, transaction, task, queue)
         try:
             first = await queue.get()
             if isinstance(first, _Failed):
@@ -267,11 +247,8 @@ class AuditExport:
 
     async def _end_transaction(self) -> None:
         if self.completed:
-            try:
-                await self._conn.commit()
-            except Exception:
-                pass  # every row was sent; only the connection is not reused
-            else:
-                await self._conn.close()
-                return
-        await _discard(self._conn)
+            # Every row was sent: a failed COMMIT only means the connection is not reused.
+            with suppress(Exception):
+                await self._db.end_runtime(self._conn, self._transaction, commit=True)
+            return
+        await self._db.connections.release(self._conn, reuse=False)

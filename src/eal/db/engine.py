@@ -23,6 +23,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from eal.db.connections import DriverTransaction, KeptConnections, driver_of
+
 APP_ROLE = "eal_app"
 
 _SET_TENANT = text("SELECT set_config('app.organization_id', :org, true)")
@@ -84,7 +86,8 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     Hot paths run their statements on it directly: SQLAlchemy's work around
     each statement (compiled-cache lookup, execution context, result wrapping,
     a greenlet switch) costs more CPU than a simple statement itself.
-    SQLAlchemy still owns the transaction, so those statements commit or roll
+    The transaction stays its owner's (SQLAlchemy's, or the `DriverTransaction`
+    of a kept runtime-role connection), so those statements commit or roll
     back with everything else `conn` does. asyncpg errors surface unwrapped.
     """
     sync = conn.sync_connection
@@ -122,19 +125,73 @@ class Database:
     url: URL
     app: AsyncEngine
     system: AsyncEngine
+    connections: KeptConnections
+    """The app engine's connections: every runtime-role use takes one from here."""
 
     @classmethod
     def connect(cls, url: URL, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
         """Create the engines (connections open lazily)."""
         app, system = create_engines(url, pool_size=pool_size, max_overflow=max_overflow)
-        return cls(url=url, app=app, system=system)
+        kept = KeptConnections(app, limit=pool_size + max_overflow)
+        return cls(url=url, app=app, system=system, connections=kept)
+
+    async def begin_runtime(self) -> tuple[AsyncConnection, DriverTransaction]:
+        """A runtime-role connection with its transaction begun; `end_runtime` hands it back.
+
+        A kept connection the server dropped without the driver noticing yet
+        fails right here, where nothing has happened: it is discarded with the
+        other idle ones (a server that drops one has usually dropped them all)
+        and a fresh connection is tried, once.
+        """
+        for attempt in (1, 2):
+            conn = await self.connections.acquire()
+            try:
+                return conn, await DriverTransaction.begin(conn)
+            except BaseException:
+                gone = driver_of(conn).is_closed()
+                await self.connections.release(conn, reuse=False)
+                if attempt == 2 or not gone:
+                    raise
+                await self.connections.discard_idle()
+        raise AssertionError("unreachable")
+
+    async def end_runtime(
+        self, conn: AsyncConnection, transaction: DriverTransaction, *, commit: bool
+    ) -> None:
+        """Commit (or roll back) what `begin_runtime` began and hand the connection back.
+
+        A connection whose COMMIT or ROLLBACK failed is not reused.
+        """
+        reuse = False
+        try:
+            if transaction.active and commit:
+                await transaction.commit()
+            elif transaction.active:
+                try:
+                    await transaction.rollback()
+                except Exception:
+                    return  # not reused; the error that led here is the one to see
+            reuse = True
+        finally:
+            await self.connections.release(conn, reuse=reuse)
+
+    @asynccontextmanager
+    async def runtime_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A runtime-role transaction (no tenant set yet); commits on success."""
+        conn, transaction = await self.begin_runtime()
+        try:
+            yield conn
+        except BaseException:
+            await self.end_runtime(conn, transaction, commit=False)
+            raise
+        await self.end_runtime(conn, transaction, commit=True)
 
     @asynccontextmanager
     async def tenant_transaction(
         self, organization_id: uuid.UUID | str
     ) -> AsyncIterator[AsyncConnection]:
         """A runtime-role transaction scoped to one tenant; commits on success."""
-        async with self.app.begin() as conn:
+        async with self.runtime_transaction() as conn:
             await set_tenant(conn, organization_id)
             yield conn
 
@@ -165,5 +222,6 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        await self.connections.close()
         await self.app.dispose()
         await self.system.dispose()

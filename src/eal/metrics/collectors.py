@@ -255,12 +255,21 @@ def _pool_gauges(db: Database) -> Iterator[Metric]:
     }
     for engine_name, engine in (("app", db.app), ("system", db.system)):
         pool: Any = engine.pool
-        for name, family in families.items():
+        values: dict[str, float] = {}
+        for name in families:
             reader = getattr(pool, name, None)
             if reader is None:
                 continue  # a pool class without that counter (NullPool has none)
             with contextlib.suppress(Exception):
-                family.add_metric((engine_name,), float(reader()))
+                values[name] = float(reader())
+        if engine_name == "app" and "checkedout" in values:
+            # The app engine's connections stay checked out of its pool between
+            # uses (eal.db.connections): in use means leased, idle ones wait there.
+            kept = db.connections
+            values["checkedin"] = values.get("checkedin", 0.0) + kept.idle
+            values["checkedout"] = float(kept.leased)
+        for name, value in values.items():
+            families[name].add_metric((engine_name,), value)
     yield from families.values()
 
 
