@@ -116,3 +116,55 @@ def test_shipped_model_loads_once() -> None:
     assert len(model) > 1000 and model.metadata["evaluation"]["heldout_examples"] > 100
     prediction = model.predict("Yes please, can someone come out Thursday to look at the ceiling?")
     assert prediction.label in model.classes
+
+
+def _corpus_texts() -> list[str]:
+    from importlib import resources
+
+    texts = []
+    for name in ("calls.jsonl", "replies.jsonl"):
+        with resources.files("eal.ai").joinpath("corpora", name).open(encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                text = record.get("text") or record.get("transcript")
+                if text:
+                    texts.append(text)
+    return texts
+
+
+@pytest.mark.parametrize(
+    "resource", ["models/calls_intent.json", "models/calls_urgency.json", "models/replies.json"]
+)
+def test_scoring_counts_equals_scoring_the_weighted_vector(resource: str) -> None:
+    from eal.ai.text import counts
+
+    model = load_model("eal.ai", resource)
+    texts = _corpus_texts()[::5]
+    # Repeated words and n-grams (counts above one) and an empty text too.
+    texts += ["water water water everywhere, water in the basement basement", "", "?"]
+    for text in texts:
+        groups = counts(text, model.feature_config)
+        vector = features(text, model.feature_config)
+        assert model.scores_of_counts(groups) == pytest.approx(model.scores(vector), abs=1e-9)
+        fast, full = model.predict_counts(groups), model.predict_features(vector)
+        assert fast.label == full.label
+        assert fast.probabilities == pytest.approx(full.probabilities, abs=1e-12)
+
+
+def test_a_model_with_unpackable_weights_scores_counts_all_the_same() -> None:
+    from eal.ai.text import counts
+
+    # A weight that is no whole number of ten-thousandths keeps the weights as doubles.
+    model = LinearModel(tiny_model(weights={"w:sure": [2.00005, -2.0], "w:no": [-3.0, 3.0]}))
+    for text in ("sure sure no", "no", "zzz"):
+        assert model.scores_of_counts(counts(text)) == pytest.approx(model.scores(features(text)))
+
+
+def test_counts_weigh_into_the_features() -> None:
+    from eal.ai.text import counts, weighted
+
+    text = "Se rompió una tubería, agua agua por todo el piso"
+    words, chars = counts(text)
+    assert words["w:agua"] == 2 and words["w:agua agua"] == 1
+    assert chars["c: ag"] == 2
+    assert weighted((words, chars)) == features(text)

@@ -10,7 +10,8 @@ The embedded classifiers are multinomial logistic regressions trained by
      "training": {...}, "evaluation": {...}}    # how it was made, how it scored
 
 Scoring is plain Python: the features of the text (`eal.ai.text.features`) times their
-rows, plus the bias, divided by the model's temperature, then a softmax; the probability
+rows (or, from the text's feature counts, its rows packed into integers and added at once:
+`scores_of_counts`), plus the bias, divided by the model's temperature, then a softmax; the probability
 of the best class is the confidence. With temperature 1 that is exactly scikit-learn's
 `predict_proba` for the same weights; the trainer fits the temperature on out-of-fold
 scores of the training split so that a confidence of 0.8 is right about 80% of the time
@@ -25,20 +26,23 @@ import json
 import math
 from array import array
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from operator import itemgetter, mul
 from typing import Any
 
-from eal.ai.text import FeatureConfig, features
+from eal.ai.text import FeatureConfig, features, group_share, sublinear, weighted
 
 FORMAT = "eal.linear/1"
 #: Stored weights have four decimals (`tools/train_text_model.py` rounds them so).
 _PACK_SCALE = 10_000
 #: How many feature names a model remembers the rows of (a few MB at most), see `scores`.
 _REMEMBERED_ROWS = 50_000
+#: How many feature names a model keeps packed rows for (some 3 MB at most), see `_PackedRows`.
+_PACKED_ROWS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,8 @@ class LinearModel:
         self._unit = 1.0 / _PACK_SCALE
         #: Feature name -> row (-1: not in the model), for names seen lately; see `scores`.
         self._remembered: dict[str, int] = {}
+        #: Feature name -> its row packed in one integer, for names seen lately; see `_packed`.
+        self._packed_rows = _PackedRows(self)
 
     def _add_rows(self, rows: Iterable[tuple[str, Sequence[float]]]) -> None:
         width = len(self.classes)
@@ -139,6 +145,7 @@ class LinearModel:
         self._hashes = array("q", (keys[row] for row in order))
         self._rows = array("i", order)
         del self._keys
+        self._packing = _Packing.of(self._columns) if self._weights.typecode == "i" else None
         hashes = self._hashes
         if any(hashes[i] == hashes[i + 1] for i in range(len(hashes) - 1)):
             # Two names with one 64-bit hash: astronomically unlikely, but never silent.
@@ -212,6 +219,54 @@ class LinearModel:
             totals = [sum(map(mul, values, pick(column))) for column in self._columns]
         return [bias + total * unit for bias, total in zip(self.bias, totals, strict=True)]
 
+    def scores_of_counts(self, groups: tuple[Counter[str], Counter[str]]) -> list[float]:
+        """The class scores of a text's feature counts (`eal.ai.text.counts`), as `scores` gives
+        for their weighted vector (equal to within float rounding).
+
+        The weighted vector is never built. Each group's rows are added as packed integers
+        (`_Packing`): one C-level sum over the group's feature names for all of them at
+        count one, then a correction for the few that occur more than once; the group's
+        scale is applied once at the end. A lead's message scores in about a quarter of
+        the time `scores` takes for its vector.
+        """
+        packing = self._packing
+        if packing is None:
+            return self.scores(weighted(groups))
+        share = group_share(groups)
+        totals = [0.0] * len(self.classes)
+        lookup = self._packed_rows.__getitem__
+        for group in groups:
+            if not group:
+                continue
+            if len(group) > packing.capacity:
+                return self.scores(weighted(groups))
+            fields = packing.unpack(sum(map(lookup, group)), len(group))
+            # Most features occur once (weight 1, squared 1): only the others need more.
+            squares = float(len(group))
+            for name, count in [item for item in group.items() if item[1] > 1]:
+                weight = sublinear(count)
+                squares += weight * weight - 1.0
+                for k, w in enumerate(packing.unpack(lookup(name), 1)):
+                    fields[k] += (weight - 1.0) * w
+            scale = share / math.sqrt(squares) * self._unit
+            for k, value in enumerate(fields):
+                totals[k] += value * scale
+        return [bias + total for bias, total in zip(self.bias, totals, strict=True)]
+
+    def predict_counts(self, groups: tuple[Counter[str], Counter[str]]) -> Prediction:
+        """Classify a text from its feature counts (no evidence; see `scores_of_counts`)."""
+        return self._prediction(self.scores_of_counts(groups))
+
+    def _prediction(self, scores: list[float]) -> Prediction:
+        probabilities = softmax([score / self.temperature for score in scores])
+        best = max(range(len(self.classes)), key=probabilities.__getitem__)
+        return Prediction(
+            label=self.classes[best],
+            confidence=probabilities[best],
+            probabilities=dict(zip(self.classes, probabilities, strict=True)),
+            evidence=(),
+        )
+
     def predict(self, text: str) -> Prediction:
         """Classify a text."""
         return self.predict_features(features(text, self.feature_config))
@@ -224,14 +279,11 @@ class LinearModel:
         Finding the evidence weighs every feature against every class, which costs more
         than the classification itself; `with_evidence=False` skips it (empty evidence).
         """
-        probabilities = softmax([score / self.temperature for score in self.scores(weighted)])
-        best = max(range(len(self.classes)), key=probabilities.__getitem__)
-        return Prediction(
-            label=self.classes[best],
-            confidence=probabilities[best],
-            probabilities=dict(zip(self.classes, probabilities, strict=True)),
-            evidence=self._evidence(weighted, best) if with_evidence else (),
-        )
+        prediction = self._prediction(self.scores(weighted))
+        if not with_evidence:
+            return prediction
+        best = self.classes.index(prediction.label)
+        return replace(prediction, evidence=self._evidence(weighted, best))
 
     def evidence(self, weighted: Mapping[str, float], label: str) -> tuple[str, ...]:
         """The features that pushed hardest towards `label`, words first."""
@@ -258,6 +310,67 @@ class LinearModel:
                 pushes.append((push, name))
         pushes.sort(reverse=True)
         return pushes
+
+
+@dataclass(frozen=True, slots=True)
+class _Packing:
+    """One row of integer weights (one per class) packed into one Python integer.
+
+    Class k's weight, plus `offset` so that it is never negative, sits in bits
+    [k * bits, (k + 1) * bits). Adding packed rows adds every class's weights at once
+    (there is no carry between fields while fewer than `capacity` rows are added),
+    and `unpack` takes the offsets back out.
+    """
+
+    offset: int
+    bits: int
+    width: int
+    capacity: int
+
+    @classmethod
+    def of(cls, columns: Sequence[array[int]]) -> _Packing:
+        largest = max((max(map(abs, column), default=0) for column in columns), default=0)
+        offset = largest + 1
+        # Room for a million rows per sum: a text has a few thousand features at most.
+        capacity = 1 << 20
+        return cls(offset, (2 * offset * capacity).bit_length(), len(columns), capacity)
+
+    @property
+    def zero(self) -> int:
+        """A row of zeros, packed."""
+        return self.pack([0] * self.width)
+
+    def pack(self, weights: Sequence[int]) -> int:
+        packed = 0
+        for k, weight in enumerate(weights):
+            packed |= (weight + self.offset) << (k * self.bits)
+        return packed
+
+    def unpack(self, packed: int, rows: int) -> list[float]:
+        """The per-class sums of `rows` packed rows added together."""
+        mask = (1 << self.bits) - 1
+        base = rows * self.offset
+        return [float(((packed >> (k * self.bits)) & mask) - base) for k in range(self.width)]
+
+
+class _PackedRows(dict[str, int]):
+    """Feature name -> packed row, filled on first sight (a name not in the model packs
+    zeros). Bounded like the model's other memory of names: a full one is emptied."""
+
+    def __init__(self, model: LinearModel) -> None:
+        super().__init__()
+        self._model = model
+
+    def __missing__(self, name: str) -> int:
+        model = self._model
+        packing = model._packing
+        assert packing is not None
+        row = model._row(name)
+        packed = packing.zero if row is None else packing.pack([c[row] for c in model._columns])
+        if len(self) >= _PACKED_ROWS:
+            self.clear()
+        self[name] = packed
+        return packed
 
 
 #: Words that never make a reason on their own ("at", "the", "de"): a bigram with a

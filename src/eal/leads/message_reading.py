@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eal.ai.calls import intent_model, model_text
-from eal.ai.text import features
+from eal.ai.text import counts, weighted
 from eal.leads import scoring_weights as w
 
 
@@ -35,12 +35,12 @@ def read_message(message: str | None) -> MessageReading | None:
     if len(text.split()) < w.MESSAGE_MIN_WORDS:
         return None
     model = intent_model()
-    weighted = features(model_text(text), model.feature_config)
-    prediction = model.predict_features(weighted, with_evidence=False)
+    groups = counts(model_text(text), model.feature_config)
+    prediction = model.predict_counts(groups)
     least = w.MESSAGE_MIN_CONFIDENCE.get(prediction.label)
     if least is None or prediction.confidence < least:
         return None  # a loss, or not sure: the keywords decide
     # The evidence is worked out only for a verdict whose label the reasoning shows.
     shown = prediction.label in w.MESSAGE_NOT_A_LOSS
-    evidence = model.evidence(weighted, prediction.label) if shown else ()
+    evidence = model.evidence(weighted(groups), prediction.label) if shown else ()
     return MessageReading(prediction.label, prediction.confidence, evidence)
