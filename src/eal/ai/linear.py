@@ -226,8 +226,8 @@ class LinearModel:
         The weighted vector is never built. Each group's rows are added as packed integers
         (`_Packing`): one C-level sum over the group's feature names for all of them at
         count one, then a correction for the few that occur more than once; the group's
-        scale is applied once at the end. A lead's message scores in about a quarter of
-        the time `scores` takes for its vector.
+        scale is applied once at the end. A lead's message scores in less than half
+        the time `scores` takes for its vector (52 against 120 us, measured).
         """
         packing = self._packing
         if packing is None:

@@ -4,7 +4,7 @@ Why: taking a connection out of SQLAlchemy's pool and putting it back (the
 AsyncConnection, the pool's bookkeeping and reset, a greenlet hop on close)
 cost about 75 us of CPU per use, and SQLAlchemy's BEGIN and COMMIT about 30 us
 more than the driver's own. On the lead-create path that was 0.18 of 1.5 ms of
-the server's CPU per request (`bench/leads_bench.py`, create throughput +10%).
+the server's CPU per request (`bench/leads_bench.py` create load, A/B: throughput +12%).
 So each app-engine connection is checked out of the pool once, switched to
 autocommit (SQLAlchemy then never sends BEGIN or COMMIT itself), and kept: a
 use takes an idle one, runs BEGIN ... COMMIT on the driver (`DriverTransaction`)
