@@ -128,13 +128,14 @@ class KeptConnections:
                 if conn.in_transaction():
                     # SQLAlchemy's own record of a transaction begun by a statement
                     # through it (autocommit: nothing is sent to the server).
-                    await conn.rollback()
+                    try:
+                        await conn.rollback()
+                    except BaseException:
+                        await self._close(kept, discard=True)
+                        raise
                 self._idle.append(kept)
                 return
             await self._close(kept, discard=True)
-        except BaseException:
-            await self._close(kept, discard=True)
-            raise
         finally:
             self._wake()
 
