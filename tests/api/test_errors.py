@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
+import pytest
 
+from eal.api.errors import is_database_unavailable
 from eal.api.middleware import MAX_BODY_BYTES
 from eal.api.routing import api_router
 from eal.app import create_app
@@ -191,3 +194,20 @@ async def test_invalid_utf8_body_is_400(client, factory):
         headers={**t.headers, "Content-Type": "application/json"},
     )
     assert_error(r, 400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("message", "unavailable"),
+    [
+        ("not connected", True),
+        ('cannot switch to state 12; protocol is in the "failed" state', True),
+        # What a dying backend's unasked error leaves the protocol consuming.
+        ("cannot switch to state 12; another operation (2) is in progress", True),
+        # Two operations at once on one connection is a bug, not an outage.
+        ("cannot switch to state 12; another operation (12) is in progress", False),
+    ],
+)
+def test_driver_protocol_states_left_by_a_vanished_server_are_outages(
+    message: str, unavailable: bool
+) -> None:
+    assert is_database_unavailable(asyncpg.exceptions.InternalClientError(message)) is unavailable

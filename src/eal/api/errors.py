@@ -86,6 +86,16 @@ def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return True
     name = type(exc).__name__
+    if name == "InternalClientError":
+        # The driver's protocol states left by a server that went away: not
+        # connected, failed, or still consuming after the error a dying backend
+        # sends unasked (asyncpg's state 2); not a statement that was wrong.
+        message = str(exc)
+        return (
+            "not connected" in message
+            or '"failed" state' in message
+            or "another operation (2) is in progress" in message
+        )
     return name in {
         "ConnectionDoesNotExistError",
         "CannotConnectNowError",

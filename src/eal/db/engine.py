@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from eal.db.connections import DriverTransaction, KeptConnections, driver_of
+from eal.db.connections import DriverTransaction, KeptConnections
 
 APP_ROLE = "eal_app"
 
@@ -138,21 +138,24 @@ class Database:
     async def begin_runtime(self) -> tuple[AsyncConnection, DriverTransaction]:
         """A runtime-role connection with its transaction begun; `end_runtime` hands it back.
 
-        A kept connection the server dropped without the driver noticing yet
-        fails right here, where nothing has happened: it is discarded with the
-        other idle ones (a server that drops one has usually dropped them all)
-        and a fresh connection is tried, once.
+        BEGIN is where nothing has happened yet. A kept connection that fails it
+        (the server dropped it without the driver noticing, or the driver's
+        protocol broke with a server that went away) is discarded with the other
+        idle ones, which are likely broken alike, and a fresh connection is
+        tried, once.
         """
         for attempt in (1, 2):
             conn = await self.connections.acquire()
             try:
                 return conn, await DriverTransaction.begin(conn)
-            except BaseException:
-                gone = driver_of(conn).is_closed()
+            except Exception:
                 await self.connections.release(conn, reuse=False)
-                if attempt == 2 or not gone:
+                if attempt == 2:
                     raise
                 await self.connections.discard_idle()
+            except BaseException:
+                await self.connections.release(conn, reuse=False)
+                raise
         raise AssertionError("unreachable")
 
     async def end_runtime(
