@@ -10,9 +10,9 @@ The embedded classifiers are multinomial logistic regressions trained by
      "training": {...}, "evaluation": {...}}    # how it was made, how it scored
 
 Scoring is plain Python: the features of the text (`eal.ai.text.features`) times their
-rows (or, from the text's feature counts, its rows packed into integers and added at once:
-`scores_of_counts`), plus the bias, divided by the model's temperature, then a softmax; the probability
-of the best class is the confidence. With temperature 1 that is exactly scikit-learn's
+rows (or, from the text's feature counts, its rows packed into integers and added at
+once: `scores_of_counts`), plus the bias, divided by the model's temperature, then a
+softmax; the probability of the best class is the confidence. With temperature 1 that is exactly scikit-learn's
 `predict_proba` for the same weights; the trainer fits the temperature on out-of-fold
 scores of the training split so that a confidence of 0.8 is right about 80% of the time
 (a strongly fitted model is otherwise sure of everything). All this without importing
@@ -96,7 +96,7 @@ class LinearModel:
         self._unit = 1.0 / _PACK_SCALE
         #: Feature name -> row (-1: not in the model), for names seen lately; see `scores`.
         self._remembered: dict[str, int] = {}
-        #: Feature name -> its row packed in one integer, for names seen lately; see `_packed`.
+        #: Feature name -> its row packed in one integer, for names seen lately; see `_PackedRows`.
         self._packed_rows = _PackedRows(self)
 
     def _add_rows(self, rows: Iterable[tuple[str, Sequence[float]]]) -> None:
@@ -332,6 +332,8 @@ class _Packing:
     bits: int
     width: int
     capacity: int
+    zero: int
+    """A row of zeros, packed (what a name the model does not know adds)."""
 
     @classmethod
     def of(cls, columns: Sequence[array[int]]) -> _Packing:
@@ -339,12 +341,9 @@ class _Packing:
         offset = largest + 1
         # Room for a million rows per sum: a text has a few thousand features at most.
         capacity = 1 << 20
-        return cls(offset, (2 * offset * capacity).bit_length(), len(columns), capacity)
-
-    @property
-    def zero(self) -> int:
-        """A row of zeros, packed."""
-        return self.pack([0] * self.width)
+        bits = (2 * offset * capacity).bit_length()
+        zero = sum(offset << (k * bits) for k in range(len(columns)))
+        return cls(offset, bits, len(columns), capacity, zero)
 
     def pack(self, weights: Sequence[int]) -> int:
         packed = 0

@@ -172,10 +172,7 @@ _SUBLINEAR = tuple(1.0 + math.log(count) if count else 0.0 for count in range(16
 
 def _unit(counts: Counter[str], share: float = 1.0) -> dict[str, float]:
     """Counts weighted 1 + log(count), scaled to length `share` (L2)."""
-    small = len(_SUBLINEAR)
-    weights = [
-        _SUBLINEAR[count] if count < small else 1.0 + math.log(count) for count in counts.values()
-    ]
+    weights = list(map(sublinear, counts.values()))
     norm = math.sqrt(sum(map(mul, weights, weights)))
     if not norm:
         return {}

@@ -98,10 +98,11 @@ class KeptConnections:
                 raise RuntimeError("the database handles are closed")
             while self._idle:
                 kept = self._idle.pop()
-                if _usable(kept.conn) and not self._aged(kept):
+                usable = _usable(kept.conn)
+                if usable and not self._aged(kept):
                     self._leased[id(kept.conn)] = kept
                     return kept.conn
-                await self._close(kept, discard=not _usable(kept.conn))
+                await self._close(kept, discard=not usable)
             if self._open < self._limit:
                 self._open += 1
                 try:
