@@ -53,6 +53,11 @@ _EXPORT_SESSIONS = text(
     "SELECT pid, wait_event FROM pg_stat_activity WHERE datname = current_database() "
     "AND state <> 'idle' AND query LIKE 'COPY (SELECT platform_events.id%'"
 )
+# Every backend of the test database, for a failure's message.
+_ALL_BACKENDS = text(
+    "SELECT pid, application_name, state, wait_event, left(query, 60) AS query "
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
 _BACKEND_ALIVE = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
 # Runtime-role connections left inside a transaction (an export not cleaned up).
 _LEFT_OPEN = text(
@@ -96,7 +101,12 @@ async def _wait_for_backends(
         backends = await _export_backends(db, query)
         if wanted(backends):
             return backends
-        assert time.monotonic() < deadline, f"never saw {what}: {backends}"
+        if time.monotonic() >= deadline:
+            async with db.system_transaction() as conn:
+                everyone = (await conn.execute(_ALL_BACKENDS)).all()
+            raise AssertionError(
+                f"never saw {what}: {backends}; the database's backends: {everyone}"
+            )
         await asyncio.sleep(0.05)
 
 
