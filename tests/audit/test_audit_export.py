@@ -86,18 +86,19 @@ async def _export_backends(db: Database) -> list[Any]:
         return list((await conn.execute(_EXPORT_BACKENDS)).all())
 
 
-async def _wait_for_backends(db: Database, wanted: Any, what: str) -> list[Any]:
-    """Poll pg_stat_activity until `wanted(backends)` holds (20 s at most)."""
+async def _held_copy_pid(db: Database) -> int:
+    """The backend of the export's COPY once it waits for the client (20 s at most)."""
     deadline = time.monotonic() + 20
     while True:
         backends = await _export_backends(db)
-        if wanted(backends):
-            return backends
+        if [b.wait_event for b in backends] == ["ClientWrite"]:
+            return int(backends[0].pid)
         if time.monotonic() >= deadline:
             async with db.system_transaction() as conn:
                 everyone = (await conn.execute(_ALL_BACKENDS)).all()
             raise AssertionError(
-                f"never saw {what}: {backends}; the database's backends: {everyone}"
+                f"never saw the COPY held up by the client: {backends}; "
+                f"the database's backends: {everyone}"
             )
         await asyncio.sleep(0.05)
 
@@ -382,15 +383,9 @@ async def test_an_export_cut_off_mid_stream_is_a_broken_transfer(
                     received += await anext(body)
                     # The client reads no further: the COPY backs up to
                     # PostgreSQL, which waits for its socket.
-                    backends = await _wait_for_backends(
-                        db,
-                        lambda found: [b.wait_event for b in found] == ["ClientWrite"],
-                        "the COPY held up by the client",
-                    )
+                    pid = await _held_copy_pid(db)
                     async with db.system_transaction() as conn:
-                        await conn.execute(
-                            text("SELECT pg_terminate_backend(:pid)"), {"pid": backends[0].pid}
-                        )
+                        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
                     with pytest.raises(httpx.RemoteProtocolError):
                         async for chunk in body:
                             received += chunk
@@ -430,14 +425,10 @@ async def test_an_abandoned_export_releases_its_database_connection(
                     body = response.aiter_raw()
                     assert (await anext(body)).startswith(HEADER_LINE)
                     # The client reads no further: the COPY backs up to PostgreSQL.
-                    copying = await _wait_for_backends(
-                        db,
-                        lambda found: [b.wait_event for b in found] == ["ClientWrite"],
-                        "the COPY held up by the client",
-                    )
+                    copying = await _held_copy_pid(db)
                 # The client hung up: the COPY stops and its connection is
                 # closed, not handed back to the pool.
-                await _wait_until_gone(db, copying[0].pid)
+                await _wait_until_gone(db, copying)
                 assert await _left_open(db) == 0
                 again = await http.get(
                     "/api/v1/audit-log/export.csv",
