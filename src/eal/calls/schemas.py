@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eal.ai.call_labels import Intent, Urgency
 from eal.kit.paging import Page
-from eal.kit.schemas import HTTP_URL_PATTERN, NON_BLANK, StrictBody, Timestamp, TimestampIn
+from eal.kit.schemas import (
+    HTTP_URL_PATTERN,
+    NON_BLANK,
+    StrictBody,
+    Timestamp,
+    TimestampIn,
+    stripped_at_least,
+)
 from eal.leads.phone import PHONE_JSON_SCHEMA
 
 CALL_PREFIX = "call"
@@ -122,7 +129,13 @@ class CallCreate(StrictBody):
     caller_name: Text200 | None = None
     caller_postal_code: Annotated[str, Field(max_length=10)] | None = None
     caller_city: Text200 | None = None
-    caller_state: Annotated[str, Field(min_length=2, max_length=40)] | None = None
+    caller_state: (
+        Annotated[
+            str,
+            Field(min_length=2, max_length=40, json_schema_extra={"pattern": stripped_at_least(2)}),
+        ]
+        | None
+    ) = None
     voicemail: bool | None = Field(default=None, description="The caller left a voicemail.")
     source: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")] = "api"
     external_id: (

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from eal.ai.reviews import Sentiment, Tone
 from eal.geo import POSTAL_CODE_PATTERN, normalize_postal_code
 from eal.kit.paging import Page
-from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn
+from eal.kit.schemas import NON_BLANK, StrictBody, Timestamp, TimestampIn, stripped_at_least
 
 CONTENT_PREFIX = "ctnt"
 CONTENT_ID_PATTERN = "ctnt_[0-9a-f]{32}"
@@ -99,7 +99,8 @@ class BlogCreate(StrictBody):
     )
 
     target_keyword: Annotated[
-        str, Field(min_length=2, max_length=80, json_schema_extra={"pattern": NON_BLANK})
+        str,
+        Field(min_length=2, max_length=80, json_schema_extra={"pattern": stripped_at_least(2)}),
     ]
     service_area: ServiceAreaIn
     service_type: ServiceType
@@ -133,7 +134,8 @@ class VideoScriptCreate(StrictBody):
     model_config = ConfigDict(json_schema_extra=_video_schema)
 
     topic: Annotated[
-        str, Field(min_length=3, max_length=200, json_schema_extra={"pattern": NON_BLANK})
+        str,
+        Field(min_length=3, max_length=200, json_schema_extra={"pattern": stripped_at_least(3)}),
     ]
     format: VideoFormat = "feature"
     duration_seconds: Annotated[int, Field(ge=MIN_SECONDS, le=MAX_SECONDS)] = 60

@@ -38,6 +38,20 @@ NON_BLANK = rf"[^{BLANK_CHARS}]"
 Python strips more than the ECMAScript whitespace class matches (the separators U+001C-U+001F and
 NEL, U+0085), so those are named: a text of only them is blank here and in the document.
 """
+
+
+def stripped_at_least(count: int) -> str:
+    """The document pattern of a text of at least `count` (>= 2) characters once stripped.
+
+    `min_length` alone counts the text as sent; the body strips it first, so
+    " x" meets a minimum of 2 in the document yet is refused. The stripped
+    text runs from its first non-blank character to its last.
+    """
+    if count < 2:
+        raise ValueError("one character is NON_BLANK")
+    return rf"{NON_BLANK}[\s\S]{{{count - 2},}}{NON_BLANK}"
+
+
 #: An http(s) / https URL with a host and no blank anywhere (the same in JSON Schema's
 #: regex dialect and Python's: their "\s" differ, so the blanks are spelled out).
 HTTP_URL_PATTERN = rf"^https?://[^{BLANK_CHARS}/?#@]+([/?#]{NON_BLANK}*)?$"
