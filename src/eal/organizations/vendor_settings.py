@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from eal.kit.schemas import HTTP_URL_PATTERN, NON_BLANK
+from eal.kit.schemas import HTTP_URL_PATTERN, NON_BLANK, stripped_at_least
 from eal.leads.phone import EMAIL_JSON_SCHEMA, PHONE_JSON_SCHEMA
 from eal.outreach.settings import (
     EmailSettingsIn,
@@ -24,7 +24,7 @@ from eal.outreach.settings import (
     SmsSettingsIn,
 )
 
-SECRET_PATTERN = r"\S[\s\S]{6,}\S"
+SECRET_PATTERN = stripped_at_least(8)
 """A secret of at least 8 characters once surrounding whitespace is stripped."""
 VENDOR_URL_PATTERN = HTTP_URL_PATTERN
 """A vendor base URL: a host, no credentials, no whitespace (its addresses are checked on save)."""
